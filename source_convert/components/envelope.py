@@ -1,0 +1,69 @@
+"""Convert's response envelope: ``{"data": ..., "extra": {"pagination": {"items_count": N}}}``.
+
+The body is parsed once per response and cached on it, so the extractor and the paginator share
+one parse.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import requests
+
+_PARSED_ATTR = "_convert_parsed_body"
+_MISSING = object()
+
+
+class MalformedResponse(ValueError):
+    """A successful response whose body is not Convert's JSON envelope."""
+
+
+def describe_request(response: requests.Response) -> str:
+    """``POST /api/v2/...`` for messages; the query string and host are left out."""
+    request = response.request
+    path = urlsplit(request.url or "").path if request is not None else "?"
+    method = request.method if request is not None else "?"
+    return f"{method} {path}"
+
+
+def parsed_body(response: requests.Response) -> Any:
+    """Return the decoded JSON body, parsing at most once per response."""
+    cached = getattr(response, _PARSED_ATTR, _MISSING)
+    if cached is not _MISSING:
+        return cached
+    try:
+        body = json.loads(response.content)
+    except ValueError as error:
+        raise MalformedResponse(
+            f"Convert answered {describe_request(response)} with HTTP {response.status_code} "
+            f"but the body is not JSON ({len(response.content)} bytes, "
+            f"content type {response.headers.get('Content-Type', 'unknown')!r})"
+        ) from error
+    setattr(response, _PARSED_ATTR, body)
+    return body
+
+
+def envelope_data(response: requests.Response) -> Any:
+    """Return ``data`` of the envelope, or raise ``MalformedResponse`` when it is missing."""
+    body = parsed_body(response)
+    if not isinstance(body, dict) or "data" not in body:
+        keys = sorted(body)[:5] if isinstance(body, dict) else type(body).__name__
+        raise MalformedResponse(
+            f"Convert answered {describe_request(response)} with HTTP {response.status_code} "
+            f"but the JSON body has no 'data' field (found: {keys})"
+        )
+    return body["data"]
+
+
+def items_count(response: requests.Response) -> Optional[int]:
+    """``extra.pagination.items_count`` when the response carries it, else ``None``."""
+    try:
+        body = parsed_body(response)
+    except MalformedResponse:
+        return None
+    extra = body.get("extra") if isinstance(body, dict) else None
+    pagination = extra.get("pagination") if isinstance(extra, dict) else None
+    count = pagination.get("items_count") if isinstance(pagination, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None

@@ -1,0 +1,119 @@
+"""Config validation with messages that name the field and say what was expected, and spec defaults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Dict, List, Mapping
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
+
+_ID_FIELDS = ("account_id", "project_id")
+_SHOWN_VALUE_LIMIT = 40
+
+
+class ConfigError(ValueError):
+    """The config cannot be used; ``str()`` is a message for the user, without secret values."""
+
+
+@lru_cache(maxsize=1)
+def connection_specification() -> Mapping[str, Any]:
+    """The ``connectionSpecification`` of the packaged ``spec.json``."""
+    text = resources.files("source_convert").joinpath("spec.json").read_text(encoding="utf-8")
+    return json.loads(text)["connectionSpecification"]
+
+
+def secret_fields() -> List[str]:
+    """Names of the fields marked ``airbyte_secret``."""
+    properties = connection_specification()["properties"]
+    return [name for name, schema in properties.items() if schema.get("airbyte_secret")]
+
+
+def normalize_config(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return a copy with whole-number IDs as strings, blank optionals removed and spec defaults filled."""
+    normalized = dict(config)
+    for name in _ID_FIELDS:
+        value = normalized.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            normalized[name] = str(value)
+    for name, value in list(normalized.items()):
+        if value is None or (isinstance(value, str) and value == "" and name not in connection_specification()["required"]):
+            del normalized[name]
+    for name, schema in connection_specification()["properties"].items():
+        if name not in normalized and "default" in schema:
+            normalized[name] = schema["default"]
+    return normalized
+
+
+def validate_config(config: Any) -> Dict[str, Any]:
+    """Validate against ``spec.json`` and return the normalized config, or raise ``ConfigError``."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"The config must be a JSON object, got {type(config).__name__}.")
+    normalized = normalize_config(config)
+    schema = connection_specification()
+    errors = sorted(Draft7Validator(schema).iter_errors(normalized), key=_error_order)
+    problems = [_describe(error, schema) for error in errors]
+    if not problems:
+        problems = _semantic_problems(normalized)
+    if problems:
+        raise ConfigError("Invalid config: " + " ".join(dict.fromkeys(problems)))
+    return normalized
+
+
+def _error_order(error: ValidationError) -> tuple:
+    field = error.path[0] if error.path else ""
+    order = connection_specification()["properties"].get(field, {}).get("order", -1)
+    return (order, str(field), error.validator)
+
+
+def _describe(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    properties = schema["properties"]
+    if error.validator == "required":
+        missing = str(error.message).split("'")[1]
+        title = properties.get(missing, {}).get("title", missing)
+        return f"'{missing}' ({title}) is required but missing."
+    field = str(error.path[0]) if error.path else "config"
+    prop = properties.get(field, {})
+    label = f"'{field}' ({prop.get('title', field)})"
+    value = error.instance
+    shown = "" if prop.get("airbyte_secret") else f" Got {_show(value)}."
+    validator = error.validator
+    if validator == "type":
+        return f"{label} must be of type {error.validator_value}.{shown}"
+    if validator == "pattern":
+        expected = prop.get("pattern_descriptor", f"to match {prop.get('pattern')}")
+        return f"{label} must be {expected}.{shown}"
+    if validator == "minLength":
+        return f"{label} must not be empty." if error.validator_value == 1 else f"{label} is too short.{shown}"
+    if validator == "maxLength":
+        return f"{label} must be at most {error.validator_value} characters long (got {len(value)})."
+    if validator == "minimum":
+        return f"{label} must be at least {error.validator_value}.{shown}"
+    if validator == "maximum":
+        return f"{label} must be at most {error.validator_value}.{shown}"
+    return f"{label} is invalid: expected {validator} {error.validator_value!r}.{shown}"
+
+
+def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
+    problems = []
+    start = config.get("start_date")
+    if start is not None:
+        try:
+            parse_start_date(start)
+        except ValueError:
+            problems.append(f"'start_date' (Start Date) is not a real calendar date or time. Got {_show(start)}.")
+    return problems
+
+
+def parse_start_date(value: str) -> dt.datetime:
+    """Parse ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` as a UTC datetime."""
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value + "T00:00:00+00:00"
+    return dt.datetime.fromisoformat(text)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= _SHOWN_VALUE_LIMIT else text[: _SHOWN_VALUE_LIMIT - 3] + "...'"
