@@ -42,6 +42,9 @@ def normalize_config(config: Mapping[str, Any]) -> Dict[str, Any]:
     for name, value in list(normalized.items()):
         if value is None or (isinstance(value, str) and value == "" and name not in connection_specification()["required"]):
             del normalized[name]
+    start = normalized.get("start_date")
+    if isinstance(start, str) and len(start) == 10:
+        normalized["start_date"] = start + "T00:00:00Z"
     for name, schema in connection_specification()["properties"].items():
         if name not in normalized and "default" in schema:
             normalized[name] = schema["default"]
@@ -111,6 +114,8 @@ def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
 def parse_start_date(value: str) -> dt.datetime:
     """Parse ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` as a UTC datetime."""
     text = value[:-1] + "+00:00" if value.endswith("Z") else value + "T00:00:00+00:00"
+    if len(text) not in (25,):
+        raise ValueError(value)
     return dt.datetime.fromisoformat(text)
 
 

@@ -5,3 +5,13 @@ from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.paginator import ConvertPageIncrement
 
 __all__ = ["ConvertHmacAuthenticator", "ConvertDataExtractor", "ConvertPageIncrement"]
+from source_convert.components.reports import (  # noqa: E402
+    AggregatedReportExtractor,
+    DailyReportExtractor,
+    ExperienceGoalPartitionRouter,
+)
+
+__all__ += ["AggregatedReportExtractor", "DailyReportExtractor", "ExperienceGoalPartitionRouter"]
+from source_convert.components.distinct import DistinctRecordFilter  # noqa: E402
+
+__all__ += ["DistinctRecordFilter"]

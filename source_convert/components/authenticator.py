@@ -20,6 +20,11 @@ _BUDGETS: Dict[Tuple[str, int], RequestBudget] = {}
 _BUDGETS_LOCK = threading.Lock()
 
 
+def now() -> float:
+    """Wall-clock seconds; Convert's ``Expires`` is absolute UNIX time."""
+    return time.time()
+
+
 def shared_budget(key_id: str, per_minute: int) -> RequestBudget:
     """One budget per API key and rate for the whole process, shared by every stream and thread."""
     with _BUDGETS_LOCK:
@@ -61,7 +66,7 @@ class ConvertHmacAuthenticator(DeclarativeAuthenticator):
             request.body = body
             request.headers["Content-Length"] = str(len(body))
             request.headers["Content-Type"] = "application/json"
-        expires = str(int(time.time()) + self._ttl)
+        expires = str(int(now()) + self._ttl)
         signature = sign(self._key_id, self._key_secret, expires, request.url or "", body)
         request.headers["Convert-Application-ID"] = self._key_id
         request.headers["Expires"] = expires

@@ -1,0 +1,82 @@
+"""Config validation: every bad field gets a message naming it and what was expected, never the secret."""
+
+import pytest
+
+from source_convert.config import ConfigError, normalize_config, validate_config
+
+SECRET = "TOP-SECRET-value-123"
+VALID = {"key_id": "kid_1", "key_secret": SECRET, "account_id": "100001", "project_id": "200002"}
+
+
+def message_for(**changes):
+    config = {**VALID, **changes}
+    config = {key: value for key, value in config.items() if value is not ...}
+    with pytest.raises(ConfigError) as raised:
+        validate_config(config)
+    text = str(raised.value)
+    assert SECRET not in text
+    return text
+
+
+def test_valid_config_gets_spec_defaults():
+    config = validate_config({**VALID, "unknown_field": "ignored"})
+    assert config["api_base_url"] == "https://api.convert.com/api/v2"
+    assert config["report_lookback_days"] == 3
+    assert config["max_concurrent_requests"] == 2
+    assert config["unknown_field"] == "ignored"
+
+
+def test_whole_number_ids_are_accepted():
+    assert validate_config({**VALID, "account_id": 100001})["account_id"] == "100001"
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"key_id": ...}, "'key_id' (Key ID) is required but missing."),
+        ({"key_secret": ""}, "'key_secret' (Key Secret) must not be empty."),
+        ({"key_secret": "   "}, "'key_secret' (Key Secret) must be a non-empty value without spaces."),
+        ({"key_id": "kid with space"}, "'key_id' (Key ID) must be letters, digits"),
+        ({"key_id": "ключ"}, "'key_id' (Key ID) must be letters, digits"),
+        ({"key_id": "k" * 300}, "'key_id' (Key ID) must be at most 256 characters long (got 300)."),
+        ({"account_id": "abc"}, "'account_id' (Account ID) must be a positive whole number, e.g. 100001. Got 'abc'."),
+        ({"account_id": True}, "'account_id' (Account ID) must be of type string."),
+        ({"project_id": "0"}, "'project_id' (Project ID) must be a positive whole number"),
+        ({"project_id": 12.5}, "'project_id' (Project ID) must be of type string."),
+        ({"api_base_url": "http://api.convert.com/api/v2"}, "'api_base_url' (API Base URL) must be https://host/path"),
+        ({"api_base_url": "ftp://127.0.0.1/x"}, "'api_base_url' (API Base URL) must be https://host/path"),
+        ({"report_lookback_days": 31}, "'report_lookback_days' (Report Lookback Days) must be at most 30."),
+        ({"report_lookback_days": "3"}, "'report_lookback_days' (Report Lookback Days) must be of type integer."),
+        ({"max_concurrent_requests": 0}, "'max_concurrent_requests' (Max Concurrent Requests) must be at least 1."),
+        ({"max_concurrent_requests": 11}, "'max_concurrent_requests' (Max Concurrent Requests) must be at most 10."),
+        ({"requests_per_minute": -5}, "'requests_per_minute' (Requests Per Minute) must be at least 1."),
+        ({"start_date": "01/02/2025"}, "'start_date' (Start Date) must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ."),
+        ({"start_date": "2025-02-30"}, "'start_date' (Start Date) is not a real calendar date or time."),
+    ],
+)
+def test_bad_field_gets_specific_message(changes, expected):
+    assert expected in message_for(**changes)
+
+
+def test_secret_value_is_never_echoed():
+    text = message_for(key_secret=SECRET + " with space")
+    assert "Key Secret" in text
+
+
+def test_several_problems_are_all_reported_in_form_order():
+    text = message_for(account_id="x", key_id="", project_id="y")
+    assert text.index("key_id") < text.index("account_id") < text.index("project_id")
+
+
+def test_non_object_config_is_refused():
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        validate_config(["not", "an", "object"])
+
+
+def test_localhost_http_is_allowed_for_the_simulator():
+    for url in ("http://127.0.0.1:8737/api/v2", "http://localhost/api/v2", "https://api.convert.com/api/v2"):
+        assert validate_config({**VALID, "api_base_url": url})["api_base_url"] == url
+
+
+def test_blank_optional_fields_are_treated_as_unset():
+    assert "start_date" not in normalize_config({**VALID, "start_date": ""})
