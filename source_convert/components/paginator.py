@@ -10,7 +10,7 @@ import requests
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.page_increment import PageIncrement
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_convert.components.envelope import items_count
+from source_convert.components.envelope import envelope_data, items_count
 
 
 @dataclass
@@ -23,6 +23,9 @@ class ConvertPageIncrement(PageIncrement):
 
     start_from_page: int = 1
     inject_on_first_request: bool = True
+    # For newest-first feeds: the record field compared with the slice's ``start_time`` (UNIX seconds).
+    # Paging stops after the first page that reaches back past the start, i.e. into synced records.
+    newest_first_cursor_field: Optional[str] = None
 
     def next_page_token(
         self,
@@ -41,4 +44,22 @@ class ConvertPageIncrement(PageIncrement):
         total = items_count(response)
         if total is not None and (next_page - 1) * self._page_size >= total:
             return None
+        if self.newest_first_cursor_field and self._reached_synced_records(response, stream_slice):
+            return None
         return next_page
+
+    def _reached_synced_records(self, response: requests.Response, stream_slice: Optional[StreamSlice]) -> bool:
+        start = (stream_slice or {}).get("start_time") if stream_slice is not None else None
+        try:
+            start_value = int(float(start)) if start not in (None, "") else None
+        except (TypeError, ValueError):
+            return False
+        if start_value is None:
+            return False
+        values = [
+            record.get(self.newest_first_cursor_field)
+            for record in envelope_data(response) or []
+            if isinstance(record, dict)
+        ]
+        numbers = [value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        return bool(numbers) and min(numbers) < start_value

@@ -1,0 +1,147 @@
+"""Run the real connector entrypoint as a subprocess and parse its Airbyte messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = REPO_ROOT / "source_convert" / "schemas"
+
+
+@dataclass
+class ConnectorRun:
+    """The parsed output of one connector process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: List[Dict[str, Any]] = field(default_factory=list)
+
+    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+        return [message for message in self.messages if message.get("type") == kind]
+
+    @property
+    def records(self) -> List[Dict[str, Any]]:
+        return [message["record"] for message in self.of_type("RECORD")]
+
+    def records_of(self, stream: str) -> List[Dict[str, Any]]:
+        return [record["data"] for record in self.records if record["stream"] == stream]
+
+    def counts(self) -> Counter:
+        return Counter(record["stream"] for record in self.records)
+
+    @property
+    def states(self) -> List[Dict[str, Any]]:
+        return [message["state"] for message in self.of_type("STATE")]
+
+    def final_state(self) -> List[Dict[str, Any]]:
+        """The newest state message per stream, as a state file for the next sync."""
+        latest: Dict[str, Dict[str, Any]] = {}
+        for state in self.states:
+            if state.get("type") == "STREAM":
+                latest[state["stream"]["stream_descriptor"]["name"]] = state
+        return list(latest.values())
+
+    @property
+    def errors(self) -> List[Dict[str, Any]]:
+        return [message["trace"]["error"] for message in self.of_type("TRACE") if message["trace"].get("type") == "ERROR"]
+
+    @property
+    def connection_status(self) -> Dict[str, Any]:
+        statuses = self.of_type("CONNECTION_STATUS")
+        assert len(statuses) == 1, f"expected one CONNECTION_STATUS, got {len(statuses)}: {self.stdout[-2000:]}"
+        return statuses[0]["connectionStatus"]
+
+    @property
+    def catalog(self) -> Dict[str, Any]:
+        catalogs = self.of_type("CATALOG")
+        assert len(catalogs) == 1, self.stdout[-2000:]
+        return catalogs[0]["catalog"]
+
+
+def _write_json(directory: str, name: str, value: Any) -> str:
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(value, handle)
+    return path
+
+
+def run_connector(
+    command: str,
+    config: Optional[Mapping[str, Any]] = None,
+    catalog: Optional[Mapping[str, Any]] = None,
+    state: Optional[Any] = None,
+    extra_args: Sequence[str] = (),
+    timeout: float = 600,
+) -> ConnectorRun:
+    """Run ``python -m source_convert.run COMMAND`` with temp files for config, catalog and state."""
+    with tempfile.TemporaryDirectory() as directory:
+        args = [sys.executable, "-m", "source_convert.run", command]
+        if config is not None:
+            args += ["--config", _write_json(directory, "config.json", config)]
+        if catalog is not None:
+            args += ["--catalog", _write_json(directory, "catalog.json", catalog)]
+        if state is not None:
+            args += ["--state", _write_json(directory, "state.json", state)]
+        args += list(extra_args)
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=directory)
+    messages = []
+    for line in completed.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return ConnectorRun(completed.returncode, completed.stdout, completed.stderr, messages)
+
+
+def load_schema(stream: str) -> Dict[str, Any]:
+    return json.loads((SCHEMAS_DIR / f"{stream}.json").read_text())
+
+
+def stream_names() -> List[str]:
+    return sorted(path.stem for path in SCHEMAS_DIR.glob("*.json"))
+
+
+def configured_catalog(
+    streams: Iterable[str], incremental: Iterable[str] = (), discovered: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
+    """A configured catalog: full refresh for every stream, incremental (append) for those named."""
+    incremental = set(incremental)
+    by_name = {stream["name"]: stream for stream in (discovered or {}).get("streams", [])}
+    configured = []
+    for name in streams:
+        stream = by_name.get(name) or {
+            "name": name,
+            "json_schema": load_schema(name),
+            "supported_sync_modes": ["full_refresh", "incremental"] if name in incremental else ["full_refresh"],
+        }
+        entry = {
+            "stream": stream,
+            "sync_mode": "incremental" if name in incremental else "full_refresh",
+            "destination_sync_mode": "append" if name in incremental else "overwrite",
+        }
+        if name in incremental and stream.get("default_cursor_field"):
+            entry["cursor_field"] = stream["default_cursor_field"]
+        configured.append(entry)
+    return {"streams": configured}
+
+
+def primary_key_values(records: Iterable[Mapping[str, Any]], key: Sequence[str]) -> List[tuple]:
+    return [tuple(record.get(part) for part in key) for record in records]
+
+
+def group_by(records: Iterable[Mapping[str, Any]], field_name: str) -> Dict[Any, List[Mapping[str, Any]]]:
+    grouped: Dict[Any, List[Mapping[str, Any]]] = defaultdict(list)
+    for record in records:
+        grouped[record.get(field_name)].append(record)
+    return grouped
