@@ -1,0 +1,1 @@
+"""Benchmark of source-convert against the bundled Convert simulator (see README.md)."""

@@ -1,0 +1,164 @@
+"""End-to-end: the real entrypoint (spec, check, discover, read) against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from jsonschema import Draft7Validator
+
+from integration_tests.harness import REPO_ROOT, load_schema, primary_key_values, run_connector, stream_names
+from integration_tests.simulator import WEB_PROJECT_ID
+
+ALL_STREAMS = [
+    "account", "collaborators", "projects", "experiences", "experience_details", "goals", "audiences",
+    "locations", "hypotheses", "knowledge_bases", "observations", "features", "tags", "domains",
+    "change_history", "aggregated_reports", "daily_reports",
+]
+PROJECT_LISTS = {  # stream -> the simulator's store kind
+    "experiences": "experiences", "experience_details": "experiences", "goals": "goals", "audiences": "audiences",
+    "locations": "locations", "hypotheses": "hypotheses", "knowledge_bases": "knowledge-bases",
+    "observations": "observations", "features": "features", "tags": "tags", "domains": "domains",
+    "change_history": "change-history",
+}
+
+
+def started(dataset):
+    return [e for e in dataset.records(WEB_PROJECT_ID, "experiences") if e.get("start_time")]
+
+
+def test_spec_prints_spec_json():
+    result = run_connector("spec")
+    assert result.returncode == 0
+    (spec,) = [message["spec"] for message in result.of_type("SPEC")]
+    expected = json.loads((REPO_ROOT / "source_convert" / "spec.json").read_text())
+    assert spec["connectionSpecification"] == expected["connectionSpecification"]
+    assert spec["connectionSpecification"]["properties"]["key_secret"]["airbyte_secret"] is True
+
+
+def test_check_succeeds_with_one_signed_request(simulator):
+    simulator.reset_log()
+    result = run_connector("check", simulator.config())
+    assert result.returncode == 0
+    assert result.connection_status["status"] == "SUCCEEDED"
+    assert len(simulator.requests) == 1 and simulator.requests[0].auth_ok
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ({"key_secret": "wrong-secret"}, ["401", "Key ID and Key Secret"]),
+        ({"account_id": "999"}, ["403", "account 999"]),
+        ({"project_id": "999999"}, ["404", "Project ID"]),
+    ],
+)
+def test_check_fails_with_a_specific_message(simulator, override, words):
+    result = run_connector("check", simulator.config(**override), timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    status = result.connection_status
+    assert status["status"] == "FAILED"
+    for word in words:
+        assert word in status["message"], status["message"]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_discover_lists_every_stream_with_valid_schemas(discovered):
+    streams = {stream["name"]: stream for stream in discovered["streams"]}
+    assert sorted(streams) == sorted(ALL_STREAMS) == stream_names()
+    for name, stream in streams.items():
+        Draft7Validator.check_schema(stream["json_schema"])
+        properties = stream["json_schema"]["properties"]
+        for key in stream["source_defined_primary_key"]:
+            assert key[0] in properties, f"{name}: primary key {key} not in schema"
+    assert "incremental" in streams["change_history"]["supported_sync_modes"]
+    assert "incremental" in streams["daily_reports"]["supported_sync_modes"]
+
+
+def test_read_succeeds_without_rejected_signatures(full_read):
+    assert full_read.returncode == 0, full_read.stdout[-3000:]
+    assert full_read.errors == []
+    assert full_read.requests and all(request.auth_ok for request in full_read.requests)
+    assert not [request for request in full_read.requests if request.status == 401]
+
+
+@pytest.mark.parametrize("stream", sorted(PROJECT_LISTS))
+def test_project_lists_return_every_record_once(simulator, full_read, stream):
+    expected = {record["id"] for record in simulator.dataset.records(WEB_PROJECT_ID, PROJECT_LISTS[stream])}
+    ids = [record["id"] for record in full_read.records_of(stream)]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected
+
+
+def test_account_level_streams(simulator, full_read):
+    (account,) = full_read.records_of("account")
+    assert account["id"] == 100001
+    assert sorted(p["id"] for p in full_read.records_of("projects")) == sorted(simulator.dataset.store)
+    emails = [c["email"] for c in full_read.records_of("collaborators")]
+    assert len(emails) == len(set(emails)) == len(simulator.dataset.users_accesses)
+
+
+def test_experience_details_carry_expanded_objects(full_read):
+    details = full_read.records_of("experience_details")
+    plain = {record["id"]: record for record in full_read.records_of("experiences")}
+    for record in details:
+        assert isinstance(record["project"], dict) and record["project"]["id"] == WEB_PROJECT_ID
+        assert isinstance(plain[record["id"]]["project"], int)
+        for key in ("variations", "goals", "locations", "min_running_timestamp", "max_running_timestamp", "tags"):
+            assert key in record, key
+        assert all(isinstance(variation, dict) and "is_baseline" in variation for variation in record["variations"])
+        if record["start_time"]:
+            assert isinstance(record.get("stats"), dict), "a started experience has stats"
+
+
+def test_aggregated_reports_flatten_goal_by_variation(simulator, full_read):
+    rows = full_read.records_of("aggregated_reports")
+    expected = {
+        (e["id"], goal, variation["id"])
+        for e in started(simulator.dataset)
+        for goal in e["goals"]
+        for variation in e["variations"]
+    }
+    assert set(primary_key_values(rows, ["experience_id", "goal_id", "variation_id"])) == expected
+    assert len(rows) == len(expected)
+
+
+def test_daily_reports_one_row_per_goal_variation_and_day(simulator, full_read):
+    dataset = simulator.dataset
+    rows = full_read.records_of("daily_reports")
+    expected = sum(
+        len(e["goals"]) * len(e["variations"]) * len(dataset.run_days(e)) for e in started(dataset)
+    )
+    keys = primary_key_values(rows, ["experience_id", "goal_id", "variation_id", "day", "metric"])
+    assert len(rows) == expected == len(set(keys))
+    assert {row["metric"] for row in rows} == {"conversion_rate"}
+
+
+@pytest.mark.parametrize("stream", ALL_STREAMS)
+def test_every_record_matches_its_schema_and_has_its_primary_key(discovered, full_read, stream):
+    catalog_stream = next(s for s in discovered["streams"] if s["name"] == stream)
+    validator = Draft7Validator(load_schema(stream))
+    records = full_read.records_of(stream)
+    for record in records:
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(record)]
+        assert not errors, f"{stream} record {record.get('id')}: {errors[:3]}"
+        for key in catalog_stream["source_defined_primary_key"]:
+            assert record.get(key[0]) is not None
+    keys = primary_key_values(records, [key[0] for key in catalog_stream["source_defined_primary_key"]])
+    assert len(keys) == len(set(keys)), f"{stream}: duplicate primary keys"
+
+
+def test_no_record_carries_a_credential(full_read):
+    assert "LEAKED-SECRET" not in full_read.stdout
+    assert "sim-secret" not in full_read.stdout + full_read.stderr
+
+
+def test_list_requests_use_the_minimum_pages(simulator, full_read):
+    """ceil(N/50) pages per list when the total is known; no request for records that do not exist."""
+    paths = [request.path for request in full_read.requests]
+    base = f"/api/v2/accounts/100001/projects/{WEB_PROJECT_ID}/"
+    for stream, kind in PROJECT_LISTS.items():
+        if stream.startswith("experience"):
+            continue
+        count = len(simulator.dataset.records(WEB_PROJECT_ID, kind))
+        assert paths.count(base + kind) == max(1, math.ceil(count / 50)), stream
