@@ -15,3 +15,9 @@ __all__ += ["AggregatedReportExtractor", "DailyReportExtractor", "ExperienceGoal
 from source_convert.components.distinct import DistinctRecordFilter  # noqa: E402
 
 __all__ += ["DistinctRecordFilter"]
+from source_convert.components.changes import ChangedObjectsPartitionRouter  # noqa: E402
+
+__all__ += ["ChangedObjectsPartitionRouter"]
+from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler  # noqa: E402
+
+__all__ += ["ConvertBackoffStrategy", "ConvertErrorHandler"]

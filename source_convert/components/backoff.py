@@ -1,0 +1,201 @@
+"""Retry policy for Convert: which answers are retried, and how long to wait before each retry.
+
+``ConvertBackoffStrategy`` waits what the server asks for in ``Retry-After`` and otherwise backs off
+exponentially with jitter. ``ConvertErrorHandler`` is the manifest's ``DefaultErrorHandler`` (same
+filters, same retry budget) plus what a body-only filter cannot express: a 2xx answer whose body is
+not Convert's ``{data}`` envelope is retried like a transient fault, and every retried or failed
+answer names the stream, the request and the HTTP status in its message.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import InitVar, dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Mapping, Optional, Union
+
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
+    SUCCESS_RESOLUTION,
+    ErrorResolution,
+    ResponseAction,
+)
+from airbyte_cdk.sources.types import Config
+
+from source_convert.components.envelope import MalformedResponse, describe_request, envelope_data
+
+# airbyte-cdk's HttpClient sleeps ``backoff_time() + 1`` seconds before a retry ("an extra second to
+# cover any fractions"), and treats a falsy backoff as "no opinion", falling back to its own
+# exponential backoff without jitter. ``backoff_time`` therefore hands the CDK the wait minus this
+# second, never exactly 0, so the real sleep is the wait computed here (unit_tests/test_backoff.py
+# checks this against the CDK's real retry loop).
+CDK_ADDED_SLEEP_SECONDS = 1.0
+_NOT_ZERO = 1e-9
+
+_RETRY_ACTIONS = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+
+
+def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds asked for by a ``Retry-After`` value (delta seconds or an HTTP date); ``None`` if unusable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None or moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _number(value: Union[float, int, str], name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"ConvertBackoffStrategy.{name} must be a number, got {value!r}") from None
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        raise ValueError(f"ConvertBackoffStrategy.{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+@dataclass
+class ConvertBackoffStrategy(BackoffStrategy):
+    """How long to wait before retry number ``attempt_count`` (1 for the first retry).
+
+    * The answer has a usable ``Retry-After`` (seconds or HTTP date): wait that long, capped at
+      ``max_retry_after_seconds``, plus a spread of up to ``retry_after_spread`` of it (so threads
+      told the same time do not all come back at once; ``Retry-After: 0`` stays 0).
+    * Otherwise (no header, a connection reset, a timeout): exponential backoff with jitter,
+      ``min(max_seconds, base_seconds * 2 ** (attempt_count - 1))`` scaled by a random factor in
+      ``[1 - jitter, 1]``.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    base_seconds: Union[float, int, str] = 1.0
+    max_seconds: Union[float, int, str] = 60.0
+    jitter: Union[float, int, str] = 0.5
+    max_retry_after_seconds: Union[float, int, str] = 300.0
+    retry_after_spread: Union[float, int, str] = 0.1
+    header: str = "Retry-After"
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._base = _number(self.base_seconds, "base_seconds")
+        self._max = _number(self.max_seconds, "max_seconds")
+        self._jitter = _number(self.jitter, "jitter")
+        self._max_retry_after = _number(self.max_retry_after_seconds, "max_retry_after_seconds")
+        self._spread = _number(self.retry_after_spread, "retry_after_spread")
+        if self._base <= 0 or self._max < self._base:
+            raise ValueError("ConvertBackoffStrategy needs 0 < base_seconds <= max_seconds")
+        if self._jitter > 1:
+            raise ValueError("ConvertBackoffStrategy.jitter must be between 0 and 1")
+
+    def wait_seconds(
+        self, response_or_exception: Optional[Union[requests.Response, requests.RequestException]], attempt_count: int
+    ) -> float:
+        """The wait before the next attempt, in seconds."""
+        if isinstance(response_or_exception, requests.Response):
+            asked = retry_after_seconds(response_or_exception.headers.get(self.header))
+            if asked is not None:
+                asked = min(asked, self._max_retry_after)
+                return asked * (1 + self._spread * self.rng.random())
+        exponent = max(0, int(attempt_count) - 1)
+        ceiling = self._max if exponent >= 64 else min(self._max, self._base * 2.0**exponent)
+        return ceiling * (1 - self._jitter * self.rng.random())
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        """``wait_seconds`` in the form the CDK's retry loop expects (see ``CDK_ADDED_SLEEP_SECONDS``)."""
+        value = self.wait_seconds(response_or_exception, attempt_count) - CDK_ADDED_SLEEP_SECONDS
+        return value if value != 0 else _NOT_ZERO
+
+
+def _describe_exception(error: BaseException) -> str:
+    request = getattr(error, "request", None)
+    where = "?"
+    if request is not None and getattr(request, "url", None):
+        fake = requests.Response()
+        fake.request = request
+        where = describe_request(fake)
+    return f"{where} failed without an answer ({error.__class__.__name__})"
+
+
+@dataclass
+class ConvertErrorHandler(DefaultErrorHandler):
+    """``DefaultErrorHandler`` whose 2xx answers are judged by their envelope, with messages that say where.
+
+    * A 2xx answer (other than 204) whose body is not JSON or has no ``data`` is retried with the
+      same budget as a 5xx (a truncated or proxy-mangled page is plausibly transient); when the
+      retries run out the sync fails with that message, so records are never silently dropped. A
+      healthy 2xx is a success without running the filters (they are written for error answers),
+      and its parsed body is cached for the extractor.
+    * Any other answer goes through the declared ``response_filters`` exactly as in
+      ``DefaultErrorHandler``. Messages of retried answers and of non-config failures are prefixed
+      with the stream, the request (method and path, no query string) and the HTTP status, so the
+      error trace left by exhausted retries says what failed.
+    """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._stream = str((parameters or {}).get("name") or "?")
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]]
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
+            return self._interpret_success(response_or_exception)
+        resolution = super().interpret_response(response_or_exception)
+        if resolution.response_action in _RETRY_ACTIONS or (
+            resolution.response_action == ResponseAction.FAIL and resolution.failure_type != FailureType.config_error
+        ):
+            resolution = ErrorResolution(
+                response_action=resolution.response_action,
+                failure_type=resolution.failure_type,
+                error_message=f"{self._where(response_or_exception)}: {resolution.error_message or 'no message'}",
+            )
+        return resolution
+
+    def _interpret_success(self, response: requests.Response) -> ErrorResolution:
+        if response.status_code == 204:
+            return SUCCESS_RESOLUTION
+        try:
+            envelope_data(response)
+        except MalformedResponse as error:
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=f"Stream '{self._stream}': {error} (retried; if it persists the sync fails rather than skip the page)",
+            )
+        return SUCCESS_RESOLUTION
+
+    def _where(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> str:
+        if isinstance(response_or_exception, requests.Response):
+            reason = f" {response_or_exception.reason}" if response_or_exception.reason else ""
+            what = (
+                f"{describe_request(response_or_exception)} answered HTTP "
+                f"{response_or_exception.status_code}{reason}"
+            )
+        elif isinstance(response_or_exception, BaseException):
+            what = _describe_exception(response_or_exception)
+        else:
+            what = "request failed"
+        return f"Stream '{self._stream}': {what}"
