@@ -7,7 +7,21 @@ from typing import Any, List, Mapping, Optional
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
+from source_convert.components.reports import REPORT_CURSORS_KEY, report_cursors_from_state
 from source_convert.config import normalize_config
+
+_DAILY_REPORTS = "daily_reports"
+
+
+def _with_report_cursors(config: Mapping[str, Any], state: Optional[List[AirbyteStateMessage]]) -> Mapping[str, Any]:
+    """Hand the saved daily-report cursors to the report partition router, which cannot see the state."""
+    for message in state or []:
+        stream = getattr(message, "stream", None)
+        if stream is not None and stream.stream_descriptor.name == _DAILY_REPORTS and stream.stream_state:
+            blob = stream.stream_state
+            saved = blob.__dict__ if hasattr(blob, "__dict__") else dict(blob)
+            return {**config, REPORT_CURSORS_KEY: report_cursors_from_state(saved)}
+    return config
 
 
 class SourceConvert(YamlDeclarativeSource):
@@ -22,7 +36,7 @@ class SourceConvert(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml="manifest.yaml",
             catalog=catalog,
-            config=normalize_config(config) if config is not None else None,
+            config=_with_report_cursors(normalize_config(config), state) if config is not None else None,
             state=state,
         )
 

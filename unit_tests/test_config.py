@@ -79,4 +79,9 @@ def test_localhost_http_is_allowed_for_the_simulator():
 
 
 def test_blank_optional_fields_are_treated_as_unset():
-    assert "start_date" not in normalize_config({**VALID, "start_date": ""})
+    assert normalize_config({**VALID, "start_date": ""})["start_date"] == "2010-01-01T00:00:00Z"
+    assert "requests_per_minute" not in normalize_config({**VALID, "requests_per_minute": None})
+
+
+def test_a_start_date_is_normalized_to_a_utc_timestamp():
+    assert validate_config({**VALID, "start_date": "2025-03-04"})["start_date"] == "2025-03-04T00:00:00Z"

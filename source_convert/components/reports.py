@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
 
-from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
 from airbyte_cdk.sources.types import StreamSlice, StreamState
 
@@ -87,22 +87,59 @@ class DailyReportExtractor(ConvertDataExtractor):
                         }
 
 
+REPORT_CURSORS_KEY = "__daily_report_cursors"
+
+
+def report_cursors_from_state(stream_state: Mapping[str, Any]) -> Dict[str, str]:
+    """``{"<experience_id>:<goal_id>": "YYYY-MM-DD"}`` from a per-partition ``daily_reports`` state."""
+    cursors: Dict[str, str] = {}
+    for entry in stream_state.get("states") or [] if isinstance(stream_state, Mapping) else []:
+        partition = entry.get("partition") or {} if isinstance(entry, Mapping) else {}
+        day = (entry.get("cursor") or {}).get("day") if isinstance(entry, Mapping) else None
+        if isinstance(day, str) and "experience_id" in partition and "goal_id" in partition:
+            cursors[f"{partition['experience_id']}:{partition['goal_id']}"] = day
+    return cursors
+
+
 @dataclass
 class ExperienceGoalPartitionRouter(SubstreamPartitionRouter):
     """One partition per (experience, goal): the parent experience's ``goals`` come in as an extra field.
 
-    Set ``extra_fields: [["goals"]]`` on the parent config; goal entries may be ids or expanded objects.
+    Set ``extra_fields: [["goals"], ["end_time"]]`` on the parent config; goal entries may be ids or
+    expanded objects. A partition is skipped when its experience ended, its saved cursor already
+    reaches the end day, and the end lies before the lookback window (``lookback_days`` before
+    today): it has no new or recomputed days. The saved cursors come from the stream state through
+    the config (see ``SourceConvert``).
     """
+
+    lookback_days: Any = 0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        evaluated = InterpolatedString.create(str(self.lookback_days), parameters=parameters).eval(self.config)
+        self._lookback = int(evaluated or 0)
+
+    def _skippable(self, experience_id: Any, goal_id: Any, end_time: Any) -> bool:
+        """Ended, every day through the end already synced, and the end older than the lookback window."""
+        if not isinstance(end_time, (int, float)) or isinstance(end_time, bool) or end_time <= 0:
+            return False
+        cursor_day = (self.config.get(REPORT_CURSORS_KEY) or {}).get(f"{experience_id}:{goal_id}")
+        end_day = utc_day(end_time)
+        if not cursor_day or not end_day:
+            return False
+        recomputed_from = dt.datetime.now(tz=dt.timezone.utc).date() - dt.timedelta(days=self._lookback)
+        return cursor_day >= end_day and dt.date.fromisoformat(end_day) < recomputed_from
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         for parent_slice in super().stream_slices():
             goals = parent_slice.extra_fields.get("goals") or []
+            end_time = parent_slice.extra_fields.get("end_time")
             for goal in goals:
                 goal_id = goal.get("id") if isinstance(goal, Mapping) else goal
-                if goal_id is None:
+                if goal_id is None or self._skippable(parent_slice.partition.get("experience_id"), goal_id, end_time):
                     continue
                 yield StreamSlice(
                     partition={**parent_slice.partition, "goal_id": goal_id},
                     cursor_slice=parent_slice.cursor_slice,
-                    extra_fields={key: value for key, value in parent_slice.extra_fields.items() if key != "goals"},
+                    extra_fields={key: value for key, value in parent_slice.extra_fields.items() if key not in ("goals", "end_time")},
                 )
