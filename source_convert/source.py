@@ -9,6 +9,7 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 
 from source_convert.components.reports import REPORT_CURSORS_KEY, report_cursors_from_state
 from source_convert.config import normalize_config
+from source_convert.state import sanitize_state
 
 _DAILY_REPORTS = "daily_reports"
 
@@ -33,6 +34,7 @@ class SourceConvert(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
+        state = sanitize_state(state) if state is not None else None
         super().__init__(
             path_to_yaml="manifest.yaml",
             catalog=catalog,
