@@ -15,6 +15,7 @@ import time
 from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 
@@ -130,13 +131,11 @@ class ConvertBackoffStrategy(BackoffStrategy):
 
 
 def _describe_exception(error: BaseException) -> str:
+    """``POST /api/v2/... failed without an answer (ReadTimeout)``; requests attaches the request it was sending."""
     request = getattr(error, "request", None)
-    where = "?"
-    if request is not None and getattr(request, "url", None):
-        fake = requests.Response()
-        fake.request = request
-        where = describe_request(fake)
-    return f"{where} failed without an answer ({error.__class__.__name__})"
+    method = getattr(request, "method", None) or "?"
+    path = urlsplit(getattr(request, "url", None) or "").path or "?"
+    return f"{method} {path} failed without an answer ({error.__class__.__name__})"
 
 
 @dataclass
