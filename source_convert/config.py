@@ -42,6 +42,11 @@ def normalize_config(config: Mapping[str, Any]) -> Dict[str, Any]:
     for name, value in list(normalized.items()):
         if value is None or (isinstance(value, str) and value == "" and name not in connection_specification()["required"]):
             del normalized[name]
+    properties = connection_specification()["properties"]
+    for name, value in list(normalized.items()):
+        wanted = properties.get(name, {}).get("type")
+        if wanted == "integer" and isinstance(value, float) and value.is_integer():
+            normalized[name] = int(value)  # JSON writers may emit 3.0 for 3
     start = normalized.get("start_date")
     if isinstance(start, str) and len(start) == 10:
         normalized["start_date"] = start + "T00:00:00Z"
@@ -102,6 +107,12 @@ def _describe(error: ValidationError, schema: Mapping[str, Any]) -> str:
 
 def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
     problems = []
+    properties = connection_specification()["properties"]
+    for name, prop in properties.items():
+        value = config.get(name)
+        # JSON-schema "$" also matches before a final newline: refuse control characters explicitly.
+        if isinstance(value, str) and any(ord(char) < 32 or ord(char) == 127 for char in value):
+            problems.append(f"'{name}' ({prop.get('title', name)}) must not contain line breaks or control characters.")
     start = config.get("start_date")
     if start is not None:
         try:

@@ -283,3 +283,29 @@ def test_config_failures_keep_their_own_message():
     resolution = manifest_error_handler().interpret_response(response(403, b'{"code":403,"message":"Forbidden"}'))
     assert resolution.failure_type == FailureType.config_error
     assert resolution.error_message.startswith("The API key has no access to account 100001")
+
+
+def _requesters(node):
+    if isinstance(node, dict):
+        if node.get("type") == "HttpRequester":
+            yield node
+        for value in node.values():
+            yield from _requesters(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _requesters(value)
+
+
+def test_every_requester_has_timeouts_and_the_convert_retry_policy():
+    from source_convert.source import SourceConvert
+
+    requesters = list(_requesters(SourceConvert(config=CONFIG).resolved_manifest))
+    assert len(requesters) >= 15
+    for requester in requesters:
+        assert 0 < requester["connect_timeout_in_seconds"] <= 60
+        assert 0 < requester["read_timeout_in_seconds"] <= 300
+        handler = requester["error_handler"]
+        assert handler["class_name"] == "source_convert.components.ConvertErrorHandler"
+        assert [s["class_name"] for s in handler["backoff_strategies"]] == [
+            "source_convert.components.ConvertBackoffStrategy"
+        ]

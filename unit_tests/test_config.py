@@ -85,3 +85,14 @@ def test_blank_optional_fields_are_treated_as_unset():
 
 def test_a_start_date_is_normalized_to_a_utc_timestamp():
     assert validate_config({**VALID, "start_date": "2025-03-04"})["start_date"] == "2025-03-04T00:00:00Z"
+
+
+@pytest.mark.parametrize("field, value", [("key_id", "kid\n"), ("key_secret", SECRET + "\r"), ("account_id", "100001\n")])
+def test_control_characters_are_refused_even_where_a_pattern_lets_them_through(field, value):
+    assert f"'{field}'" in message_for(**{field: value})
+
+
+def test_whole_number_floats_count_as_integers():
+    config = validate_config({**VALID, "max_concurrent_requests": 3.0, "report_lookback_days": 0.0})
+    assert config["max_concurrent_requests"] == 3 and isinstance(config["max_concurrent_requests"], int)
+    assert "'max_concurrent_requests'" in message_for(max_concurrent_requests=2.5)
