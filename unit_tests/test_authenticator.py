@@ -100,3 +100,13 @@ def test_budget_allows_per_minute_starts_in_any_window():
         starts.append(now[0])
     for i in range(len(starts) - 3):
         assert starts[i + 3] - starts[i] >= 60.0
+
+
+def test_a_re_sign_in_the_same_second_still_gets_a_new_expires(monkeypatch):
+    monkeypatch.setattr(auth_module, "now", lambda: 2_000_000.0)
+    authenticator = make_authenticator()
+    request = authenticator(prepared({"page": 1}))
+    first = request.headers["Authorization"]
+    request = authenticator(request)
+    assert request.headers["Expires"] == "2000301"
+    assert request.headers["Authorization"] != first

@@ -66,13 +66,20 @@ class ConvertHmacAuthenticator(DeclarativeAuthenticator):
             request.body = body
             request.headers["Content-Length"] = str(len(body))
             request.headers["Content-Type"] = "application/json"
-        expires = str(int(now()) + self._ttl)
+        expires = str(self._next_expires(request.headers.get("Expires")))
         signature = sign(self._key_id, self._key_secret, expires, request.url or "", body)
         request.headers["Convert-Application-ID"] = self._key_id
         request.headers["Expires"] = expires
         request.headers["Authorization"] = authorization_header(signature)
         request.headers.setdefault("Accept", "application/json")
         return request
+
+    def _next_expires(self, previous: Optional[str]) -> int:
+        """Now plus the TTL; on a re-sign, always later than the attempt before (so never a replayed signature)."""
+        expires = int(now()) + self._ttl
+        if previous is not None and previous.isdigit():
+            expires = max(expires, int(previous) + 1)
+        return expires
 
     @property
     def auth_header(self) -> str:
