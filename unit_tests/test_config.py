@@ -35,7 +35,7 @@ def test_whole_number_ids_are_accepted():
     [
         ({"key_id": ...}, "'key_id' (Key ID) is required but missing."),
         ({"key_secret": ""}, "'key_secret' (Key Secret) must not be empty."),
-        ({"key_secret": "   "}, "'key_secret' (Key Secret) must be a non-empty value without spaces."),
+        ({"key_secret": "   "}, "'key_secret' (Key Secret) must be a non-empty value without spaces or control characters."),
         ({"key_id": "kid with space"}, "'key_id' (Key ID) must be letters, digits"),
         ({"key_id": "ключ"}, "'key_id' (Key ID) must be letters, digits"),
         ({"key_id": "k" * 300}, "'key_id' (Key ID) must be at most 256 characters long (got 300)."),
