@@ -22,6 +22,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import requests
 
 PAGE_SIZE = 50
+# Streams the connector makes incremental through the change history: on a first sync they read the
+# whole list once and stamp every record with changed_at = sync start - 1 h (the history cursor).
+CHANGED_AT_STREAMS = ("experiences", "experience_details", "goals", "audiences", "locations")
+FIRST_SYNC_MARGIN_S = 3600
 DEFAULT_START = "2010-01-01T00:00:00Z"
 DETAIL_INCLUDE = ["goals", "stats", "variations", "locations", "min_running_timestamp", "max_running_timestamp"]
 DETAIL_EXPAND = ["project", "goals", "locations", "variations"]
@@ -92,6 +96,15 @@ class Client:
         return f"/accounts/{self.account}/projects/{self.project}/{suffix}"
 
     def stream(self, name: str) -> Iterator[Dict[str, Any]]:
+        if name in CHANGED_AT_STREAMS:
+            changed_at = int(time.time()) - FIRST_SYNC_MARGIN_S
+            for record in self._stream(name):
+                record["changed_at"] = changed_at
+                yield record
+        else:
+            yield from self._stream(name)
+
+    def _stream(self, name: str) -> Iterator[Dict[str, Any]]:
         if name == "account":
             yield self.call("GET", f"/accounts/{self.account}/details")["data"]
         elif name == "collaborators":
@@ -204,6 +217,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     write = sys.stdout.write
     for name in args.streams.split(","):
         for data in client.stream(name):
+            # Like the CDK's message serializer (omit_none), top-level null fields are left out.
+            data = {key: value for key, value in data.items() if value is not None}
             write(json.dumps({"type": "RECORD", "record": {"stream": name, "data": data,
                                                            "emitted_at": int(time.time() * 1000)}},
                              separators=(",", ":"), ensure_ascii=False) + "\n")

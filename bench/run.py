@@ -19,6 +19,8 @@ in a separate process (bench/simproc.py) so its work is never counted.
 from __future__ import annotations
 
 import argparse
+import collections
+import hashlib
 import json
 import math
 import os
@@ -30,7 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "source_convert" / "schemas"
@@ -125,9 +127,14 @@ class SimProcess:
         self.close()
 
 
-def _env() -> Dict[str, str]:
+# A directory put first on the connector's PYTHONPATH (--connector-src): benchmark a modified copy.
+CONNECTOR_SRC: Optional[str] = None
+
+
+def _env(connector: bool = False) -> Dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    paths = ([CONNECTOR_SRC] if connector and CONNECTOR_SRC else []) + [str(REPO)]
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
 
@@ -144,20 +151,36 @@ class Measured:
     errors: List[str] = field(default_factory=list)
     stderr_tail: str = ""
     rusage_from: str = "wait4"
+    digests: Dict[str, collections.Counter] = field(default_factory=dict)
 
     @property
     def total_records(self) -> int:
         return sum(self.records.values())
 
 
-def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: float = 7200) -> Measured:
-    """Run ``args``; count RECORD lines per stream while streaming stdout; rusage via ``os.wait4``."""
+def record_digest(line: bytes) -> Tuple[str, str]:
+    """(stream, digest of the record's data): key order kept, ``changed_at`` (a sync-time stamp) left out."""
+    record = json.loads(line)["record"]
+    data = record["data"]
+    data.pop("changed_at", None)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return record["stream"], hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: float = 7200,
+            connector: bool = False, verify: bool = False) -> Measured:
+    """Run ``args``; count RECORD lines per stream while streaming stdout; rusage via ``os.wait4``.
+
+    With ``verify`` every record is also digested (costs CPU in this process, not in the measured one,
+    but it competes for the same cores: off for timing runs unless asked for).
+    """
     records: Dict[str, int] = {}
+    digests: Dict[str, collections.Counter] = {}
     errors: List[str] = []
     inner: Optional[Dict[str, Any]] = None
     with tempfile.TemporaryFile(mode="w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(list(args), cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=err,
+        proc = subprocess.Popen(list(args), cwd=cwd, env=_env(connector), stdout=subprocess.PIPE, stderr=err,
                                 bufsize=1 << 16)
         deadline = started + timeout
         for raw in proc.stdout:
@@ -168,6 +191,9 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
                 start = raw.index(b'"stream":"') + 10
                 name = raw[start:raw.index(b'"', start)].decode()
                 records[name] = records.get(name, 0) + 1
+                if verify:
+                    stream, digest = record_digest(raw)
+                    digests.setdefault(stream, collections.Counter())[digest] += 1
             elif raw.startswith(b"{") and b'"ERROR"' in raw:
                 try:
                     message = json.loads(raw)
@@ -185,7 +211,8 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
         proc.stdout.close()
         err.seek(0)
         tail = err.read()[-3000:]
-    result = Measured(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, records, errors, tail)
+    result = Measured(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, records, errors, tail,
+                      digests=digests)
     if inner is not None:  # a process inside a container reports its own rusage
         result.cpu_s, result.maxrss_kb, result.rusage_from = inner["cpu_s"], inner["maxrss_kb"], "in-container wait4"
     return result
@@ -224,15 +251,16 @@ class Workdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def run_connector(work: Workdir, config: Dict[str, Any], streams: Sequence[str]) -> Measured:
+def run_connector(work: Workdir, config: Dict[str, Any], streams: Sequence[str], verify: bool = False) -> Measured:
     cfg, cat = work.write("config.json", config), work.write("catalog.json", catalog(streams))
-    return measure(connector_command() + ["read", "--config", cfg, "--catalog", cat], cwd=work.path)
+    return measure(connector_command() + ["read", "--config", cfg, "--catalog", cat], cwd=work.path, connector=True,
+                   verify=verify)
 
 
-def run_minimal(work: Workdir, config: Dict[str, Any], streams: Sequence[str]) -> Measured:
+def run_minimal(work: Workdir, config: Dict[str, Any], streams: Sequence[str], verify: bool = False) -> Measured:
     cfg = work.write("config.json", config)
     return measure([sys.executable, str(REPO / "bench" / "minimal_client.py"), "--config", cfg,
-                    "--streams", ",".join(streams)], cwd=work.path)
+                    "--streams", ",".join(streams)], cwd=work.path, verify=verify)
 
 
 # A tiny wrapper run inside the container: runs the entrypoint and prints its own child's rusage.
@@ -272,7 +300,7 @@ def _row(stream: str, who: str, m: Measured, requests: Optional[int], minimum: O
         "stream": stream, "who": who, "records": records, "requests": requests, "minimum": minimum,
         "ratio": round(requests / minimum, 2) if requests is not None and minimum else None,
         "wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2),
-        "rec_per_cpu_s": round(records / m.cpu_s) if m.cpu_s > 0 else None,
+        "rec_per_cpu_s": round(records / m.cpu_s, 1) if m.cpu_s > 0 else None,
         "peak_rss_mb": round(m.maxrss_kb / 1024, 1), "rc": m.returncode, "errors": m.errors[:2],
     }
     row.update(extra or {})
@@ -280,7 +308,8 @@ def _row(stream: str, who: str, m: Measured, requests: Optional[int], minimum: O
 
 
 def startup(work: Workdir, repeats: int) -> Dict[str, Any]:
-    runs = [measure(connector_command() + ["spec"], cwd=work.path, parse_records=False) for _ in range(repeats)]
+    runs = [measure(connector_command() + ["spec"], cwd=work.path, parse_records=False, connector=True)
+            for _ in range(repeats)]
     walls = sorted(r.wall_s for r in runs)
     return {"spec_wall_s_median": round(statistics.median(walls), 3), "spec_wall_s_min": round(walls[0], 3),
             "spec_cpu_s_median": round(statistics.median(sorted(r.cpu_s for r in runs)), 3),
@@ -295,13 +324,15 @@ def scenario_streams(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
         for stream in args.streams:
             minimum = minimum_requests(stream, facts)
             sim.reset()
-            conn = run_connector(work, config, [stream])
+            conn = run_connector(work, config, [stream], verify=args.verify)
             conn_stats = sim.stats()
             sim.reset()
-            mini = run_minimal(work, config, [stream])
+            mini = run_minimal(work, config, [stream], verify=args.verify)
             mini_stats = sim.stats()
+            same = (conn.digests.get(stream) == mini.digests.get(stream)) if args.verify else None
             rows.append(_row(stream, "connector", conn, conn_stats["requests"], minimum,
-                             {"by_kind": conn_stats["by_kind"], "non_200": _non_200(conn_stats)}))
+                             {"by_kind": conn_stats["by_kind"], "non_200": _non_200(conn_stats),
+                              "same_records_as_minimal": same}))
             rows.append(_row(stream, "minimal", mini, mini_stats["requests"], minimum,
                              {"non_200": _non_200(mini_stats)}))
             _progress(rows[-2], rows[-1])
@@ -397,7 +428,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -447,6 +478,11 @@ def report(results: Dict[str, Any]) -> str:
                       by_key[(n, "connector")]["records"] != by_key[(n, "minimal")]["records"]]
         if mismatched:
             out.append("\nRECORD COUNT MISMATCH connector vs minimal: " + ", ".join(mismatched))
+        verified = [r for r in streams["rows"] if r.get("same_records_as_minimal") is not None]
+        if verified:
+            differing = [r["stream"] for r in verified if not r["same_records_as_minimal"]]
+            out.append(f"\nRecord data verified against the minimal client for {len(verified)} streams: "
+                       + ("identical" if not differing else "DIFFERENT for " + ", ".join(differing)))
         s = streams["startup"]
         out.append(f"\nStart-up: `source-convert spec` wall median {s['spec_wall_s_median']} s (min "
                    f"{s['spec_wall_s_min']} s, CPU median {s['spec_cpu_s_median']} s, peak RSS {s['spec_peak_rss_mb']} MB,"
@@ -497,7 +533,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--docker", choices=("auto", "always", "never"), default="auto",
                         help=f"also run the image {DOCKER_IMAGE} (--network host) when present")
     parser.add_argument("--no-sim-cache", action="store_true", help="let the simulator re-sort every list page")
+    parser.add_argument("--verify", action="store_true",
+                        help="check per stream that the connector and the minimal client emit the same record data "
+                             "(on with --quick)")
     parser.add_argument("--json-out", help="write all figures as JSON here")
+    parser.add_argument("--connector-src", help="directory put first on the connector's PYTHONPATH (a modified copy "
+                                                "of the repo, to measure a proposed change)")
     args = parser.parse_args(argv)
     if args.quick:
         args.experiences = min(args.experiences, 120)
@@ -506,6 +547,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.latency_concurrency = "2,4"
         args.memory_sizes = "500,5000"
         args.startup_repeats = 3
+        args.verify = True
+    global CONNECTOR_SRC
+    CONNECTOR_SRC = str(Path(args.connector_src).resolve()) if args.connector_src else None
     args.streams = [s for s in args.streams.split(",") if s]
     unknown = set(args.streams) - set(STREAMS)
     if unknown:

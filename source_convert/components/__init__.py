@@ -21,3 +21,6 @@ __all__ += ["ChangedObjectsPartitionRouter"]
 from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler  # noqa: E402
 
 __all__ += ["ConvertBackoffStrategy", "ConvertErrorHandler"]
+from source_convert.components.partition_fields import PartitionFields  # noqa: E402
+
+__all__ += ["PartitionFields"]

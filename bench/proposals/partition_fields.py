@@ -1,0 +1,47 @@
+"""Proposed component (not applied to the repo): add partition values and constants without per-record Jinja.
+
+``AddFields`` renders a Jinja template and ``ast.literal_eval``s the result for every field of every
+record. For values that are the same for a whole partition (``stream_partition.experience_id``,
+``stream_partition.changed_at``) or for the whole stream (``parameters.metric``) this is pure overhead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import InitVar, dataclass, field
+from typing import Any, Dict, Mapping, Optional
+
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+
+
+@dataclass
+class PartitionFields(RecordTransformation):
+    """Sets ``record[name] = int(stream_slice.partition[key])`` for ``integer_fields`` and the
+    ``constant_fields`` (interpolated once, against config and parameters) on every record.
+    A partition without the key leaves the field unset (AddFields would write None there)."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    integer_fields: Mapping[str, str] = field(default_factory=dict)
+    constant_fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._constants: Dict[str, Any] = {
+            name: InterpolatedString.create(str(value), parameters=parameters).eval(self.config)
+            for name, value in self.constant_fields.items()
+        }
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        partition = stream_slice.partition if stream_slice is not None else {}
+        for name, key in self.integer_fields.items():
+            value = partition.get(key)
+            if value is not None:
+                record[name] = int(value)
+        record.update(self._constants)

@@ -1,0 +1,237 @@
+"""Exact request counts per stream, through the real CLI against the simulator (issue 6).
+
+Every expected number is computed from the simulator's dataset. Each test reads one stream (a full
+refresh without state, i.e. a first sync) after ``sim.reset_log()`` and compares the simulator's
+request log with the fewest requests that can return every record:
+
+- a paged list of N records: ceil(N / 50) requests (one for an empty list) when Convert reports
+  ``items_count``; without it, one extra request only when the last page is full;
+- report streams: the pages of the started-experiences parent list, plus exactly one request per
+  started experience (aggregated) or per goal of a started experience (daily), and none for
+  experiences that never ran.
+
+These are counts, not timings, so they are stable in CI.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from integration_tests.harness import configured_catalog, run_connector
+from integration_tests.simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset
+
+PAGE = 50
+SEED = 7
+# Sizes chosen to sit on page boundaries: 120 = 2 full pages + 20, 51 = one page + 1, 50 = one full page.
+SIZES = dict(experiences=120, knowledge_bases=51, observations=50)
+LIST_STREAMS = {  # stream -> collection in the dataset and in the URL
+    "experiences": "experiences",
+    "experience_details": "experiences",
+    "goals": "goals",
+    "audiences": "audiences",
+    "locations": "locations",
+    "hypotheses": "hypotheses",
+    "knowledge_bases": "knowledge-bases",
+    "observations": "observations",
+    "features": "features",
+    "tags": "tags",
+    "domains": "domains",
+    "change_history": "change-history",
+}
+REPORT_PATH = re.compile(r"/experiences/(\d+)/(aggregated_report|daily_report)$")
+
+
+# ----------------------------------------------------------------------------- helpers
+def pages_with_count(records: int) -> int:
+    """Requests for ``records`` when the total is known: no trailing empty page, one call for nothing."""
+    return max(1, math.ceil(records / PAGE))
+
+
+def pages_without_count(records: int) -> int:
+    """Requests when only a short page can end the list: one more when the last page is full."""
+    return records // PAGE + 1
+
+
+def collection(sim: ConvertSimulator, kind: str) -> List[Dict[str, Any]]:
+    with sim.dataset.lock:
+        return sim.dataset.records(WEB_PROJECT_ID, kind)
+
+
+def started(sim: ConvertSimulator) -> List[Dict[str, Any]]:
+    return [e for e in collection(sim, "experiences") if (e.get("start_time") or 0) > 0]
+
+
+def read_one(sim: ConvertSimulator, stream: str, **config: Any) -> Tuple[int, list]:
+    """Read one stream with a fresh request log; return (records of the stream, logged requests)."""
+    sim.reset_log()
+    run = run_connector("read", sim.config(**config), configured_catalog([stream]), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not run.errors, run.errors
+    requests = sim.requests
+    assert all(r.status == 200 for r in requests), Counter(r.status for r in requests)
+    if "max_concurrent_requests" in config:
+        assert sim.max_in_flight <= config["max_concurrent_requests"]
+    return len(run.records_of(stream)), requests
+
+
+def assert_pages(requests: list, path_suffix: str, expected_pages: int) -> None:
+    """Every request is a POST to the list, pages 1..n in order, 50 results a page."""
+    assert [r.method for r in requests] == ["POST"] * len(requests)
+    assert all(r.path.endswith(path_suffix) for r in requests), {r.path for r in requests}
+    assert [r.body.get("page") for r in requests] == list(range(1, expected_pages + 1))
+    assert {r.body.get("results_per_page") for r in requests} == {PAGE}
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def sim():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, **SIZES)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sim_100():
+    """100 experiences: the last page is full."""
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=100)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sim_no_count_100():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=100), pagination_count=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sim_no_count_120():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=120), pagination_count=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sim_drafts():
+    """Only experiences that never ran (drafts, no start time)."""
+    dataset = Dataset.generate(seed=SEED, experiences=0)
+    for _ in range(3):
+        dataset.add_experience(status="draft")
+    with ConvertSimulator(dataset=dataset) as server:
+        yield server
+
+
+# ----------------------------------------------------------------------------- paged lists
+def test_dataset_sits_on_the_page_boundaries_under_test(sim):
+    assert len(collection(sim, "experiences")) % PAGE not in (0, 1)  # a short last page
+    assert len(collection(sim, "knowledge-bases")) % PAGE == 1  # one record on the last page
+    assert len(collection(sim, "observations")) % PAGE == 0  # a full last page
+    assert 0 < len(started(sim)) < len(collection(sim, "experiences"))  # some experiences never ran
+
+
+@pytest.mark.parametrize("stream", sorted(LIST_STREAMS))
+def test_paged_list_costs_ceil_n_over_50(sim, stream):
+    kind = LIST_STREAMS[stream]
+    expected_records = len(collection(sim, kind))
+    records, requests = read_one(sim, stream)
+    assert records == expected_records
+    assert len(requests) == pages_with_count(expected_records)
+    assert_pages(requests, f"/projects/{WEB_PROJECT_ID}/{kind}", pages_with_count(expected_records))
+    if stream == "experience_details":
+        assert all("stats" in r.body.get("include", []) for r in requests)  # details, not the plain list
+
+
+def test_experience_details_cost_one_request_per_50_experiences(sim_100):
+    """(120 experiences are covered by the parametrized test above.)"""
+    count = len(collection(sim_100, "experiences"))
+    records, requests = read_one(sim_100, "experience_details")
+    assert records == count
+    assert len(requests) == math.ceil(count / PAGE)
+    assert all("stats" in r.body.get("include", []) for r in requests)  # details, not the plain list
+
+
+def test_full_last_page_costs_no_extra_request_when_count_is_known(sim_100):
+    count = len(collection(sim_100, "experiences"))
+    assert count % PAGE == 0
+    records, requests = read_one(sim_100, "experiences")
+    assert records == count
+    assert len(requests) == count // PAGE
+    assert_pages(requests, "/experiences", count // PAGE)
+
+
+def test_without_count_one_extra_request_only_after_a_full_last_page(sim_no_count_100, sim_no_count_120):
+    for server in (sim_no_count_100, sim_no_count_120):
+        count = len(collection(server, "experiences"))
+        records, requests = read_one(server, "experiences")
+        assert records == count
+        assert len(requests) == pages_without_count(count)
+    assert pages_without_count(len(collection(sim_no_count_100, "experiences"))) == 100 // PAGE + 1
+    assert pages_without_count(len(collection(sim_no_count_120, "experiences"))) == math.ceil(120 / PAGE)
+
+
+@pytest.mark.parametrize("stream, method, path", [
+    ("account", "GET", "/details"),
+    ("collaborators", "GET", "/users-accesses"),
+    ("projects", "POST", "/projects"),
+])
+def test_account_level_streams_cost_one_request(sim, stream, method, path):
+    expected = {"account": 1, "collaborators": len(sim.dataset.users_accesses), "projects": len(sim.dataset.projects)}
+    records, requests = read_one(sim, stream)
+    assert records == expected[stream]
+    assert len(requests) == (1 if stream != "projects" else pages_with_count(len(sim.dataset.projects)))
+    assert [(r.method, r.path.endswith(path)) for r in requests] == [(method, True)] * len(requests)
+
+
+# ----------------------------------------------------------------------------- reports
+def split_report_requests(requests: list) -> Tuple[list, list]:
+    parent = [r for r in requests if not REPORT_PATH.search(r.path)]
+    reports = [r for r in requests if REPORT_PATH.search(r.path)]
+    return parent, reports
+
+
+def test_aggregated_reports_one_request_per_started_experience(sim):
+    ran = started(sim)
+    count = len(collection(sim, "experiences"))
+    _, requests = read_one(sim, "aggregated_reports", max_concurrent_requests=2)
+    parent, reports = split_report_requests(requests)
+    assert_pages(parent, "/experiences", pages_with_count(count))
+    assert len(reports) == len(ran)
+    assert len(requests) == pages_with_count(count) + len(ran)
+    requested = Counter(int(REPORT_PATH.search(r.path).group(1)) for r in reports)
+    assert requested == Counter(e["id"] for e in ran)  # each started experience exactly once, no others
+
+
+def test_daily_reports_one_request_per_started_experience_goal(sim):
+    ran = started(sim)
+    count = len(collection(sim, "experiences"))
+    _, requests = read_one(sim, "daily_reports", max_concurrent_requests=2)
+    parent, reports = split_report_requests(requests)
+    expected_pairs = Counter((e["id"], goal) for e in ran for goal in e.get("goals") or [])
+    assert_pages(parent, "/experiences", pages_with_count(count))
+    assert len(reports) == sum(expected_pairs.values())
+    assert len(requests) == pages_with_count(count) + sum(expected_pairs.values())
+    requested = Counter((int(REPORT_PATH.search(r.path).group(1)), r.body["goal"]) for r in reports)
+    assert requested == expected_pairs
+
+
+@pytest.mark.parametrize("stream", ["aggregated_reports", "daily_reports"])
+def test_reports_make_no_request_for_experiences_that_never_ran(sim_drafts, stream):
+    drafts = collection(sim_drafts, "experiences")
+    assert drafts and not started(sim_drafts)
+    records, requests = read_one(sim_drafts, stream)
+    parent, reports = split_report_requests(requests)
+    assert records == 0
+    assert reports == []
+    assert len(parent) == pages_with_count(len(drafts))
+
+
+# ----------------------------------------------------------------------------- concurrency
+def test_report_reads_use_but_never_exceed_the_configured_concurrency():
+    """With some latency the connector keeps exactly max_concurrent_requests requests in flight."""
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=60), latency=0.05) as server:
+        ran = started(server)
+        _, requests = read_one(server, "aggregated_reports", max_concurrent_requests=4)
+        assert len(requests) == pages_with_count(60) + len(ran)
+        assert server.max_in_flight == 4

@@ -1,0 +1,24 @@
+"""PartitionFields: partition values as integers and constants evaluated once."""
+
+from airbyte_cdk.sources.types import StreamSlice
+
+from source_convert.components.partition_fields import PartitionFields
+
+
+def test_copies_partition_values_and_constants():
+    transformation = PartitionFields(
+        config={"metric": "conversion_rate"},
+        parameters={"kind": "non_cumulative"},
+        integer_fields={"experience_id": "experience_id"},
+        constant_fields={"metric": "{{ config['metric'] }}", "report_type": "{{ parameters.kind }}"},
+    )
+    record = {"goal_id": 1}
+    transformation.transform(record, stream_slice=StreamSlice(partition={"experience_id": "300001"}, cursor_slice={}))
+    assert record == {"goal_id": 1, "experience_id": 300001, "metric": "conversion_rate", "report_type": "non_cumulative"}
+
+
+def test_missing_partition_key_leaves_the_field_unset():
+    transformation = PartitionFields(config={}, parameters={}, integer_fields={"changed_at": "changed_at"})
+    record = {"id": 1}
+    transformation.transform(record, stream_slice=StreamSlice(partition={}, cursor_slice={}))
+    assert record == {"id": 1}
