@@ -51,6 +51,7 @@ def test_check_succeeds_with_one_signed_request(simulator):
         ({"key_secret": "wrong-secret"}, ["401", "Key ID and Key Secret"]),
         ({"account_id": "999"}, ["403", "account 999"]),
         ({"project_id": "999999"}, ["404", "Project ID"]),
+        ({"api_base_url": "http://127.0.0.1:9/api/v2"}, ["Cannot reach", "127.0.0.1:9"]),
     ],
 )
 def test_check_fails_with_a_specific_message(simulator, override, words):
@@ -60,6 +61,7 @@ def test_check_fails_with_a_specific_message(simulator, override, words):
     assert status["status"] == "FAILED"
     for word in words:
         assert word in status["message"], status["message"]
+    assert status["message"][0] not in "'\"", "the reason itself, not its repr"
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, List, Mapping, Optional
 
-from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from source_convert.components.reports import REPORT_CURSORS_KEY, report_cursors_from_state
 from source_convert.config import normalize_config
+from source_convert.reachability import readable, unreachable_reason
 from source_convert.state import sanitize_state
 
 _DAILY_REPORTS = "daily_reports"
@@ -45,3 +47,13 @@ class SourceConvert(YamlDeclarativeSource):
     def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
         """Fill spec defaults, so the manifest and the components see one complete config."""
         return normalize_config(super().configure(config, temp_dir))
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """Fail at once on an unreachable host; otherwise the manifest's signed check, with a plain message."""
+        reason = unreachable_reason(normalize_config(config)["api_base_url"])
+        if reason is not None:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=reason)
+        status = super().check(logger, config)
+        if status.status == Status.FAILED:
+            status.message = readable(status.message)
+        return status
