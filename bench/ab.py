@@ -1,6 +1,6 @@
-"""Interleaved A/B of the connector's CPU time: the repo against a modified copy (bench/proposals).
+"""Interleaved A/B of the connector's CPU time: the repo against a modified copy of the package.
 
-    PYTHONPATH=/work/main .venv/bin/python bench/proposals/make_variant.py /tmp/variant --partition-fields
+    cp -r source_convert /tmp/variant/ && <edit /tmp/variant/source_convert>
     PYTHONPATH=/work/main .venv/bin/python bench/ab.py --b /tmp/variant --streams daily_reports --repeats 5
     PYTHONPATH=/work/main .venv/bin/python bench/ab.py --b /tmp/variant --spec --repeats 15
 
