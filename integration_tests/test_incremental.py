@@ -76,13 +76,14 @@ def test_second_sync_returns_exactly_the_changes_with_few_requests(sim, catalog)
     assert {r["id"] for r in second.records_of("goals")} == {goal["id"]}
     assert second.records_of("audiences") == [] and second.records_of("locations") == []
     assert len(second.records_of("change_history")) == 4  # three experience events and one goal event
-    # One history page per history-based stream plus the main history stream, one list call per
-    # stream that has changes, and nothing else for the object lists.
-    list_calls = [r for r in sim.requests if r.path.endswith(("/experiences", "/goals", "/audiences", "/locations"))
-                  and "include" not in (r.body or {}) or (r.body or {}).get("only")]
+    # One history page per history-based stream plus the main history stream; the lists are asked
+    # only for the named ids, and no object list is read whole.
     assert sim.count(path_regex=r"/change-history$") == len(HISTORY_BASED) + 1
-    assert sorted(len(r.body["only"]) for r in list_calls if (r.body or {}).get("only")) == [1, 3, 3]
-    assert goal_event is not None
+    only_sizes = sorted(len(r.body["only"]) for r in sim.requests if (r.body or {}).get("only"))
+    assert only_sizes == [1, 3, 3]  # goals; experiences; experience_details
+    whole_lists = [r for r in sim.requests if r.path.endswith(("/goals", "/audiences", "/locations")) and not (r.body or {}).get("only")]
+    assert whole_lists == []
+    assert goal_event["name"] == "Goal renamed"
 
 
 def test_first_sync_reads_no_history_for_list_streams(sim, catalog):
