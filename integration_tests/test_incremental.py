@@ -171,8 +171,13 @@ def test_daily_reports_reread_only_the_lookback_window(sim, catalog):
     sim.reset_log()
     second = run_connector("read", config, catalog("daily_reports"), state=first.final_state())
     assert second.returncode == 0
+    # The window: the saved day minus the configured 2 days, minus the CDK's runtime lookback (the
+    # first sync's duration in seconds, which reaches back into one more day).
+    saved = state_of(first, "daily_reports")
+    assert saved["use_global_cursor"] is True and saved["state"] == {"day": utc_day(0)} and "states" not in saved
+    assert 0 < saved["lookback_window"] < 86400
     days = {row["day"] for row in second.records_of("daily_reports")}
-    assert days and days <= {utc_day(-2), utc_day(-1), utc_day(0)}
+    assert days and days <= {utc_day(-3), utc_day(-2), utc_day(-1), utc_day(0)}
     active_partitions = sum(len(e["goals"]) for e in running(sim) if not e.get("end_time"))
     ended_long_ago = sum(
         len(e["goals"]) for e in running(sim) if e.get("end_time") and e["end_time"] < time.time() - 4 * 86400
@@ -180,7 +185,29 @@ def test_daily_reports_reread_only_the_lookback_window(sim, catalog):
     assert ended_long_ago > 0
     requests = sim.count(path_regex=r"/daily_report$")
     assert active_partitions <= requests <= sum(len(e["goals"]) for e in running(sim)) - ended_long_ago
-    assert len(state_of(second, "daily_reports")["states"]) == len(state_of(first, "daily_reports")["states"])
+    assert state_of(second, "daily_reports")["state"] == {"day": utc_day(0)}
+
+
+def test_per_partition_state_of_0_1_0_continues_from_its_global_cursor(sim, catalog):
+    config = sim.config(report_lookback_days=1)
+    first = run_connector("read", config, catalog("daily_reports"))
+    assert first.returncode == 0
+    old = {  # what 0.1.0 saved: a cursor per experience goal beside the global one
+        "use_global_cursor": False,
+        "states": [
+            {"partition": {"experience_id": e["id"], "goal_id": goal, "parent_slice": {}}, "cursor": {"day": utc_day(0)}}
+            for e in running(sim) for goal in e["goals"]
+        ],
+        "state": {"day": utc_day(0)},
+        "lookback_window": 3,
+    }
+    message = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "daily_reports"}, "stream_state": old}}]
+    second = run_connector("read", config, catalog("daily_reports"), state=message)
+    assert second.returncode == 0, second.stdout[-2000:]
+    days = {row["day"] for row in second.records_of("daily_reports")}
+    assert days and days <= {utc_day(-2), utc_day(-1), utc_day(0)}
+    saved = state_of(second, "daily_reports")
+    assert saved["use_global_cursor"] is True and saved["state"] == {"day": utc_day(0)} and "states" not in saved
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any, List, Mapping, Optional
 from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
-from source_convert.components.reports import REPORT_CURSORS_KEY, report_cursors_from_state
+from source_convert.components.reports import REPORT_SYNCED_KEY, report_synced_from_state
 from source_convert.config import normalize_config
 from source_convert.reachability import readable, unreachable_reason
 from source_convert.state import sanitize_state
@@ -16,14 +16,14 @@ from source_convert.state import sanitize_state
 _DAILY_REPORTS = "daily_reports"
 
 
-def _with_report_cursors(config: Mapping[str, Any], state: Optional[List[AirbyteStateMessage]]) -> Mapping[str, Any]:
-    """Hand the saved daily-report cursors to the report partition router, which cannot see the state."""
+def _with_report_cursor(config: Mapping[str, Any], state: Optional[List[AirbyteStateMessage]]) -> Mapping[str, Any]:
+    """Hand the saved daily-report cursor to the report partition router, which cannot see the state."""
     for message in state or []:
         stream = getattr(message, "stream", None)
         if stream is not None and stream.stream_descriptor.name == _DAILY_REPORTS and stream.stream_state:
             blob = stream.stream_state
-            saved = blob.__dict__ if hasattr(blob, "__dict__") else dict(blob)
-            return {**config, REPORT_CURSORS_KEY: report_cursors_from_state(saved)}
+            synced = report_synced_from_state(blob.__dict__ if hasattr(blob, "__dict__") else dict(blob))
+            return {**config, REPORT_SYNCED_KEY: synced} if synced else config
     return config
 
 
@@ -40,7 +40,7 @@ class SourceConvert(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml="manifest.yaml",
             catalog=catalog,
-            config=_with_report_cursors(normalize_config(config), state) if config is not None else None,
+            config=_with_report_cursor(normalize_config(config), state) if config is not None else None,
             state=state,
         )
 

@@ -1,4 +1,9 @@
-"""Incoming state checks: a stream state this version cannot use starts that stream afresh, never a crash."""
+"""Incoming state checks: a stream state this version cannot use starts that stream afresh, never a crash.
+
+Per-partition states (``states``: a cursor per experience goal, written by 0.1.0 for ``daily_reports``)
+are carried over as the global cursor this version keeps: the saved ``state`` (every partition was
+synced through it) and its lookback; the partition list is dropped.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +70,15 @@ def usable(state: Any) -> bool:
     return True
 
 
+def _as_global(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A per-partition state as the global state this version writes (an empty state without a global cursor)."""
+    if "states" not in state:
+        return state
+    if "state" not in state:
+        return {}
+    return {"use_global_cursor": True, **{key: state[key] for key in ("state", "lookback_window", "parent_state") if key in state}}
+
+
 def _as_dict(blob: Any) -> Any:
     if blob is None:
         return None
@@ -93,6 +107,13 @@ def sanitize_state(messages: Optional[Iterable[AirbyteStateMessage]]) -> List[Ai
                     stream_descriptor=StreamDescriptor(name=stream.stream_descriptor.name, namespace=stream.stream_descriptor.namespace),
                     stream_state=AirbyteStateBlob(),
                 ),
+            )
+        elif raw and "states" in raw:
+            LOGGER.info("The saved state of stream '%s' is per partition; this version continues from its global cursor.",
+                        stream.stream_descriptor.name)
+            message = AirbyteStateMessage(
+                type=AirbyteStateType.STREAM,
+                stream=AirbyteStreamState(stream_descriptor=stream.stream_descriptor, stream_state=AirbyteStateBlob(**_as_global(raw))),
             )
         kept.append(message)
     return kept

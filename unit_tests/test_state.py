@@ -51,3 +51,20 @@ def test_sanitize_resets_only_the_unusable_stream():
     assert kept[0].stream.stream_state.__dict__ == {"timestamp": "5"}
     assert kept[1].stream.stream_descriptor.name == "experiences"
     assert kept[1].stream.stream_state.__dict__ == {}
+
+
+def test_per_partition_state_becomes_the_global_cursor():
+    old = {
+        "use_global_cursor": False,
+        "states": [{"partition": {"experience_id": 1, "goal_id": 2}, "cursor": {"day": "2026-11-01"}}],
+        "state": {"day": "2026-11-20"},
+        "lookback_window": 40,
+    }
+    kept = sanitize_state([message("daily_reports", old)])
+    assert kept[0].stream.stream_state.__dict__ == {"use_global_cursor": True, "state": {"day": "2026-11-20"}, "lookback_window": 40}
+
+
+def test_per_partition_state_without_a_global_cursor_starts_afresh():
+    old = {"use_global_cursor": False, "states": [{"partition": {"experience_id": 1, "goal_id": 2}, "cursor": {"day": "2026-11-01"}}]}
+    kept = sanitize_state([message("daily_reports", old)])
+    assert kept[0].stream.stream_state.__dict__ == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
@@ -29,8 +30,9 @@ def _goal_id(entry: Mapping[str, Any]) -> Any:
     return entry.get("goal_id", entry.get("goal"))
 
 
+@functools.lru_cache(maxsize=4096)
 def utc_day(timestamp: Any) -> Optional[str]:
-    """``YYYY-MM-DD`` of a UNIX time in seconds or milliseconds."""
+    """``YYYY-MM-DD`` of a UNIX time in seconds or milliseconds (cached: a report repeats its days)."""
     if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
         return None
     seconds = timestamp / 1000 if timestamp > _MILLISECONDS_THRESHOLD else timestamp
@@ -73,32 +75,44 @@ class DailyReportExtractor(ConvertDataExtractor):
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         for report in super().extract_records(response):
             for entry in _goal_entries(report):
+                goal_id = _goal_id(entry)
                 for variation in entry.get("variations") or []:
+                    variation_id = variation.get("id")
                     for stat in variation.get("stats") or []:
-                        totals = stat.get("totals") if isinstance(stat.get("totals"), Mapping) else {}
+                        totals = stat.get("totals")
+                        timestamp = stat.get("timestamp")
                         yield {
-                            "goal_id": _goal_id(entry),
-                            "variation_id": variation.get("id"),
-                            "day": utc_day(stat.get("timestamp")),
-                            "timestamp": stat.get("timestamp"),
+                            "goal_id": goal_id,
+                            "variation_id": variation_id,
+                            "day": utc_day(timestamp) if isinstance(timestamp, (int, float)) else None,
+                            "timestamp": timestamp,
                             "value": stat.get("value"),
                             "visitors": stat.get("visitors"),
-                            "conversions": totals.get("conversions"),
+                            "conversions": totals.get("conversions") if isinstance(totals, Mapping) else None,
                         }
 
 
-REPORT_CURSORS_KEY = "__daily_report_cursors"
+REPORT_SYNCED_KEY = "__daily_report_synced"
+_DAY_SECONDS = 86400
 
 
-def report_cursors_from_state(stream_state: Mapping[str, Any]) -> Dict[str, str]:
-    """``{"<experience_id>:<goal_id>": "YYYY-MM-DD"}`` from a per-partition ``daily_reports`` state."""
-    cursors: Dict[str, str] = {}
-    for entry in stream_state.get("states") or [] if isinstance(stream_state, Mapping) else []:
-        partition = entry.get("partition") or {} if isinstance(entry, Mapping) else {}
-        day = (entry.get("cursor") or {}).get("day") if isinstance(entry, Mapping) else None
-        if isinstance(day, str) and "experience_id" in partition and "goal_id" in partition:
-            cursors[f"{partition['experience_id']}:{partition['goal_id']}"] = day
-    return cursors
+def report_synced_from_state(stream_state: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """``{"day": "YYYY-MM-DD", "lookback_seconds": n}`` from a saved ``daily_reports`` state, if it has a cursor.
+
+    ``day`` is the stream's (global) cursor: every experience goal was synced through it.
+    ``lookback_seconds`` is the CDK's runtime lookback (the last sync's duration) saved beside it.
+    """
+    if not isinstance(stream_state, Mapping):
+        return None
+    cursor = stream_state.get("state") if isinstance(stream_state.get("state"), Mapping) else stream_state
+    day = cursor.get("day")
+    try:
+        dt.date.fromisoformat(day)
+    except (TypeError, ValueError):
+        return None
+    lookback = stream_state.get("lookback_window")
+    lookback_seconds = int(lookback) if isinstance(lookback, (int, float)) and not isinstance(lookback, bool) and lookback > 0 else 0
+    return {"day": day, "lookback_seconds": lookback_seconds}
 
 
 @dataclass
@@ -106,10 +120,10 @@ class ExperienceGoalPartitionRouter(SubstreamPartitionRouter):
     """One partition per (experience, goal): the parent experience's ``goals`` come in as an extra field.
 
     Set ``extra_fields: [["goals"], ["end_time"]]`` on the parent config; goal entries may be ids or
-    expanded objects. A partition is skipped when its experience ended, its saved cursor already
-    reaches the end day, and the end lies before the lookback window (``lookback_days`` before
-    today): it has no new or recomputed days. The saved cursors come from the stream state through
-    the config (see ``SourceConvert``).
+    expanded objects. An incremental sync asks every partition for the days from the saved cursor
+    minus the lookback windows; a partition whose experience ended before that first day can have no
+    row in the window and is skipped without a request. The saved cursor comes from the stream state
+    through the config (see ``SourceConvert``).
     """
 
     lookback_days: Any = 0
@@ -117,26 +131,34 @@ class ExperienceGoalPartitionRouter(SubstreamPartitionRouter):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         evaluated = InterpolatedString.create(str(self.lookback_days), parameters=parameters).eval(self.config)
-        self._lookback = int(evaluated or 0)
+        self._first_day = self._first_requested_day(int(evaluated or 0))
 
-    def _skippable(self, experience_id: Any, goal_id: Any, end_time: Any) -> bool:
-        """Ended, every day through the end already synced, and the end older than the lookback window."""
+    def _first_requested_day(self, lookback_days: int) -> Optional[str]:
+        """The earliest day an incremental sync can request: cursor - configured - runtime lookback (rounded up)."""
+        synced = self.config.get(REPORT_SYNCED_KEY)
+        if not synced:
+            return None
+        runtime_days = -(-int(synced["lookback_seconds"]) // _DAY_SECONDS)
+        first = dt.date.fromisoformat(synced["day"]) - dt.timedelta(days=lookback_days + runtime_days)
+        return first.isoformat()
+
+    def _skippable(self, end_time: Any) -> bool:
+        """Ended before the first day this sync requests: the answer could hold no row."""
+        if self._first_day is None:
+            return False
         if not isinstance(end_time, (int, float)) or isinstance(end_time, bool) or end_time <= 0:
             return False
-        cursor_day = (self.config.get(REPORT_CURSORS_KEY) or {}).get(f"{experience_id}:{goal_id}")
         end_day = utc_day(end_time)
-        if not cursor_day or not end_day:
-            return False
-        recomputed_from = dt.datetime.now(tz=dt.timezone.utc).date() - dt.timedelta(days=self._lookback)
-        return cursor_day >= end_day and dt.date.fromisoformat(end_day) < recomputed_from
+        return end_day is not None and end_day < self._first_day
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         for parent_slice in super().stream_slices():
             goals = parent_slice.extra_fields.get("goals") or []
-            end_time = parent_slice.extra_fields.get("end_time")
+            if self._skippable(parent_slice.extra_fields.get("end_time")):
+                continue
             for goal in goals:
                 goal_id = goal.get("id") if isinstance(goal, Mapping) else goal
-                if goal_id is None or self._skippable(parent_slice.partition.get("experience_id"), goal_id, end_time):
+                if goal_id is None:
                     continue
                 yield StreamSlice(
                     partition={**parent_slice.partition, "goal_id": goal_id},
