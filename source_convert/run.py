@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pkgutil
 import sys
 import time
 from typing import Any, List, Optional, Sequence
@@ -16,6 +17,7 @@ from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteMessageSerializer,
     AirbyteTraceMessage,
+    ConnectorSpecificationSerializer,
     FailureType,
     Status,
     TraceType,
@@ -44,6 +46,12 @@ def _config_failure(command: str, text: str) -> int:
     return 1
 
 
+def _spec_message() -> AirbyteMessage:
+    """``spec.json`` as the SPEC message, the way the CDK loads it, without building the manifest source."""
+    spec = json.loads(pkgutil.get_data("source_convert", "spec.json") or b"{}")
+    return AirbyteMessage(type=Type.SPEC, spec=ConnectorSpecificationSerializer.load(spec))
+
+
 def _read_json_file(path: str, what: str) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -67,6 +75,9 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     arguments: List[str] = list(sys.argv[1:] if argv is None else argv)
     args = AirbyteEntrypoint.parse_args(arguments)
     command = args.command
+    if command == "spec":  # the spec needs no source: answer before the manifest is parsed (start-up time)
+        _emit(_spec_message())
+        return
     try:
         config = _validated_config(args)
         catalog = SourceConvert.read_catalog(args.catalog) if getattr(args, "catalog", None) else None
