@@ -57,7 +57,7 @@ RUN pip="python3 -m pip --python /opt/venv/bin/python" \
     && $pip freeze --all --exclude airbyte-source-convert | norm >/tmp/installed.txt \
     && norm <requirements.lock >/tmp/locked.txt \
     && diff -u /tmp/locked.txt /tmp/installed.txt \
-    && (cd / && /opt/venv/bin/python -c "import source_convert.run, source_convert.components; source_convert.run.SourceConvert()") \
+    && (cd / && /opt/venv/bin/python -c "import source_convert.run, source_convert.commands, source_convert.components; source_convert.SourceConvert()") \
     && $pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && rm -rf /root/.cache
 

@@ -149,9 +149,10 @@ class InProcessRunner:
             state: Optional[Any] = None, timeout: Optional[float] = None) -> Run:
         from airbyte_cdk.entrypoint import AirbyteEntrypoint
 
+        import source_convert.commands as commands
         import source_convert.run as entry
 
-        assert hasattr(entry, "launch"), "source_convert.run no longer calls airbyte_cdk's launch(); update InProcessRunner"
+        assert hasattr(commands, "launch"), "source_convert.commands no longer calls airbyte_cdk's launch(); update InProcessRunner"
         collected: List[str] = []
 
         def collect(source: Any, args: Sequence[str]) -> None:
@@ -164,7 +165,7 @@ class InProcessRunner:
         with tempfile.TemporaryDirectory(prefix="source-convert-acceptance-") as directory, self._lock:
             files = _write_inputs(Path(directory), config, catalog, state)
             argv = [command] + [arg for option, name in files.items() for arg in (f"--{option}", str(Path(directory) / name))]
-            with mock.patch.object(entry, "launch", collect), contextlib.redirect_stdout(printed):
+            with mock.patch.object(commands, "launch", collect), contextlib.redirect_stdout(printed):
                 try:
                     entry.run(argv)
                 except SystemExit as exit_:

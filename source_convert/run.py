@@ -1,92 +1,44 @@
-"""Command-line entrypoint: ``source-convert spec|check|discover|read``."""
+"""Command-line entrypoint: ``source-convert spec|check|discover|read``.
+
+``spec`` is answered from ``spec.json`` without importing the CDK (about a second of start-up, and
+the platform asks for the spec often); every other command goes to ``commands.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import pkgutil
 import sys
-import time
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import orjson
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.models import (
-    AirbyteConnectionStatus,
-    AirbyteErrorTraceMessage,
-    AirbyteMessage,
-    AirbyteMessageSerializer,
-    AirbyteTraceMessage,
-    ConnectorSpecificationSerializer,
-    FailureType,
-    Status,
-    TraceType,
-    Type,
-)
-
-from source_convert.config import ConfigError, validate_config
-from source_convert.source import SourceConvert
+# What the CDK's serializer writes for a spec.json with these keys: the protocol's field order,
+# and the two flags it always includes. unit_tests/test_spec_line.py holds this to the CDK's output.
+_SPEC_FIELD_ORDER = ("connectionSpecification", "documentationUrl", "changelogUrl")
+_SPEC_FLAGS = {"supportsNormalization": False, "supportsDBT": False}
 
 
-def _emit(message: AirbyteMessage) -> None:
-    print(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode(), flush=True)
-
-
-def _config_failure(command: str, text: str) -> int:
-    """Report an unusable config the way Airbyte expects: a FAILED status for check, an error trace otherwise."""
-    if command == "check":
-        _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=AirbyteConnectionStatus(status=Status.FAILED, message=text)))
-        return 0
-    trace = AirbyteTraceMessage(
-        type=TraceType.ERROR,
-        emitted_at=time.time() * 1000,
-        error=AirbyteErrorTraceMessage(message=text, internal_message=text, failure_type=FailureType.config_error),
-    )
-    _emit(AirbyteMessage(type=Type.TRACE, trace=trace))
-    return 1
-
-
-def _spec_message() -> AirbyteMessage:
-    """``spec.json`` as the SPEC message, the way the CDK loads it, without building the manifest source."""
-    spec = json.loads(pkgutil.get_data("source_convert", "spec.json") or b"{}")
-    return AirbyteMessage(type=Type.SPEC, spec=ConnectorSpecificationSerializer.load(spec))
-
-
-def _read_json_file(path: str, what: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"The {what} file {path!r} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"The {what} file {path!r} cannot be read: {error.__class__.__name__}.") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"The {what} file {path!r} is not valid JSON (line {error.lineno}, column {error.colno}).") from None
-
-
-def _validated_config(args: Any) -> Optional[dict]:
-    if getattr(args, "config", None) is None:
+def spec_line() -> Optional[str]:
+    """The SPEC message for ``spec.json``; None when the file has keys this shortcut does not order."""
+    spec: Dict[str, Any] = json.loads(pkgutil.get_data("source_convert", "spec.json") or b"{}")
+    if not set(spec) <= set(_SPEC_FIELD_ORDER) or "connectionSpecification" not in spec:
         return None
-    return validate_config(_read_json_file(args.config, "config"))
+    ordered = {key: spec[key] for key in _SPEC_FIELD_ORDER if spec.get(key) is not None}
+    return orjson.dumps({"type": "SPEC", "spec": {**ordered, **_SPEC_FLAGS}}).decode()
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:
-    """Validate inputs with clear messages, then hand over to the Airbyte CDK entrypoint."""
+    """Answer ``spec`` at once; hand every other command to the CDK-based ``commands.run_command``."""
     arguments: List[str] = list(sys.argv[1:] if argv is None else argv)
-    args = AirbyteEntrypoint.parse_args(arguments)
-    command = args.command
-    if command == "spec":  # the spec needs no source: answer before the manifest is parsed (start-up time)
-        _emit(_spec_message())
-        return
-    try:
-        config = _validated_config(args)
-        catalog = SourceConvert.read_catalog(args.catalog) if getattr(args, "catalog", None) else None
-        state = SourceConvert.read_state(args.state) if getattr(args, "state", None) else None
-    except ConfigError as error:
-        sys.exit(_config_failure(command, str(error)))
-    except Exception as error:  # a catalog or state file that is not what Airbyte writes
-        sys.exit(_config_failure(command, f"The catalog or state file is not valid: {error.__class__.__name__}: {str(error)[:300]}"))
-    launch(SourceConvert(catalog=catalog, config=config, state=state), arguments)
+    if arguments[:1] == ["spec"] and set(arguments[1:]) <= {"--debug"}:
+        line = spec_line()
+        if line is not None:
+            print(line, flush=True)
+            return
+    from source_convert.commands import run_command  # imports the CDK: about a second
+
+    run_command(arguments)
 
 
 if __name__ == "__main__":
