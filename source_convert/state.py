@@ -1,8 +1,9 @@
 """Incoming state checks: a stream state this version cannot use starts that stream afresh, never a crash.
 
 Per-partition states (``states``: a cursor per experience goal, written by 0.1.0 for ``daily_reports``)
-are carried over as the global cursor this version keeps: the saved ``state`` (every partition was
-synced through it) and its lookback; the partition list is dropped.
+are carried over as the global cursor this version keeps: the saved ``state`` (the newest day the
+0.1.0 sync completed, from which it already started every new partition) and its lookback; the
+partition list is dropped.
 """
 
 from __future__ import annotations
