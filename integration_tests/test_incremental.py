@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 
@@ -83,14 +84,14 @@ def test_second_sync_returns_exactly_the_changes_with_few_requests(sim, catalog)
     assert only_sizes == [1, 3, 3]  # goals; experiences; experience_details
     whole_lists = [r for r in sim.requests if r.path.endswith(("/goals", "/audiences", "/locations")) and not (r.body or {}).get("only")]
     assert whole_lists == []
-    assert goal_event["name"] == "Goal renamed"
+    assert [r["name"] for r in second.records_of("goals")] == [goal_event["name"]] == ["Goal renamed"]
 
 
 def test_first_sync_reads_no_history_for_list_streams(sim, catalog):
     result = run_connector("read", sim.config(), catalog("experiences"))
     assert result.returncode == 0
     assert sim.count(path_regex=r"/change-history$") == 0
-    assert sim.count(path_regex=r"/experiences$") == 3  # 120 experiences, 50 per page
+    assert sim.count(path_regex=r"/experiences$") == math.ceil(len(sim.dataset.records(WEB_PROJECT_ID, "experiences")) / 50)
 
 
 def test_history_sync_stops_at_the_saved_cursor(sim, catalog):
@@ -224,7 +225,10 @@ def test_abnormal_future_state_yields_nothing_and_does_not_move_back(sim, catalo
     assert result.returncode == 0, result.stdout[-2000:]
     assert result.records_of(stream) == []
     saved = state_of(result, stream)
-    assert saved == state or saved.get("parent_state") == state.get("parent_state")
+    if "parent_state" in state:  # a partitioned state: the history cursor it keeps must not move back
+        assert saved["parent_state"] == state["parent_state"]
+    else:
+        assert saved == state
 
 
 @pytest.mark.parametrize("state", [{}, {"legacy_cursor": "2020-01-01"}])

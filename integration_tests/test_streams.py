@@ -103,6 +103,7 @@ def test_account_level_streams(simulator, full_read):
 def test_experience_details_carry_expanded_objects(full_read):
     details = full_read.records_of("experience_details")
     plain = {record["id"]: record for record in full_read.records_of("experiences")}
+    assert details and any(record["start_time"] for record in details)
     for record in details:
         assert isinstance(record["project"], dict) and record["project"]["id"] == WEB_PROJECT_ID
         assert isinstance(plain[record["id"]]["project"], int)

@@ -1,26 +1,29 @@
-"""Custom low-code components: Convert's HMAC signing, envelope extraction and page-number paging."""
+"""Custom low-code components: Convert's HMAC signing, envelope extraction and page-number paging,
+report flattening and partitions, change-history re-reads, retries and partition fields."""
 
 from source_convert.components.authenticator import ConvertHmacAuthenticator
+from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler
+from source_convert.components.changes import ChangedObjectsPartitionRouter
+from source_convert.components.distinct import DistinctRecordFilter
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.paginator import ConvertPageIncrement
-
-__all__ = ["ConvertHmacAuthenticator", "ConvertDataExtractor", "ConvertPageIncrement"]
-from source_convert.components.reports import (  # noqa: E402
+from source_convert.components.partition_fields import PartitionFields
+from source_convert.components.reports import (
     AggregatedReportExtractor,
     DailyReportExtractor,
     ExperienceGoalPartitionRouter,
 )
 
-__all__ += ["AggregatedReportExtractor", "DailyReportExtractor", "ExperienceGoalPartitionRouter"]
-from source_convert.components.distinct import DistinctRecordFilter  # noqa: E402
-
-__all__ += ["DistinctRecordFilter"]
-from source_convert.components.changes import ChangedObjectsPartitionRouter  # noqa: E402
-
-__all__ += ["ChangedObjectsPartitionRouter"]
-from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler  # noqa: E402
-
-__all__ += ["ConvertBackoffStrategy", "ConvertErrorHandler"]
-from source_convert.components.partition_fields import PartitionFields  # noqa: E402
-
-__all__ += ["PartitionFields"]
+__all__ = [
+    "AggregatedReportExtractor",
+    "ChangedObjectsPartitionRouter",
+    "ConvertBackoffStrategy",
+    "ConvertDataExtractor",
+    "ConvertErrorHandler",
+    "ConvertHmacAuthenticator",
+    "ConvertPageIncrement",
+    "DailyReportExtractor",
+    "DistinctRecordFilter",
+    "ExperienceGoalPartitionRouter",
+    "PartitionFields",
+]

@@ -71,7 +71,6 @@ class ConvertHmacAuthenticator(DeclarativeAuthenticator):
         request.headers["Convert-Application-ID"] = self._key_id
         request.headers["Expires"] = expires
         request.headers["Authorization"] = authorization_header(signature)
-        request.headers.setdefault("Accept", "application/json")
         return request
 
     def _next_expires(self, previous: Optional[str]) -> int:

@@ -15,7 +15,6 @@ import time
 from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping, Optional, Union
-from urllib.parse import urlsplit
 
 import requests
 
@@ -29,7 +28,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.types import Config
 
-from source_convert.components.envelope import MalformedResponse, describe_request, envelope_data
+from source_convert.components.envelope import MalformedResponse, describe_request, envelope_data, request_line
 
 # airbyte-cdk's HttpClient sleeps ``backoff_time() + 1`` seconds before a retry ("an extra second to
 # cover any fractions"), and treats a falsy backoff as "no opinion", falling back to its own
@@ -132,10 +131,7 @@ class ConvertBackoffStrategy(BackoffStrategy):
 
 def _describe_exception(error: BaseException) -> str:
     """``POST /api/v2/... failed without an answer (ReadTimeout)``; requests attaches the request it was sending."""
-    request = getattr(error, "request", None)
-    method = getattr(request, "method", None) or "?"
-    path = urlsplit(getattr(request, "url", None) or "").path or "?"
-    return f"{method} {path} failed without an answer ({error.__class__.__name__})"
+    return f"{request_line(getattr(error, 'request', None))} failed without an answer ({error.__class__.__name__})"
 
 
 @dataclass

@@ -21,12 +21,16 @@ class MalformedResponse(ValueError):
     """A successful response whose body is not Convert's JSON envelope."""
 
 
-def describe_request(response: requests.Response) -> str:
-    """``POST /api/v2/...`` for messages; the query string and host are left out."""
-    request = response.request
-    path = urlsplit(request.url or "").path if request is not None else "?"
-    method = request.method if request is not None else "?"
+def request_line(request: Any) -> str:
+    """``POST /api/v2/...`` of a (prepared) request, for messages; the query string and host are left out."""
+    method = getattr(request, "method", None) or "?"
+    path = urlsplit(getattr(request, "url", None) or "").path or "?"
     return f"{method} {path}"
+
+
+def describe_request(response: requests.Response) -> str:
+    """``request_line`` of the request a response answers."""
+    return request_line(response.request)
 
 
 def _loads(content: bytes) -> Any:
