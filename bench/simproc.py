@@ -66,7 +66,7 @@ def dataset_facts(ds: Dataset, project_id: int = WEB_PROJECT_ID) -> Dict[str, An
     """Sizes the minimum request counts are computed from."""
     store = ds.store[project_id]
     experiences = list(store["experiences"].values())
-    started = [e for e in experiences if (e.get("start_time") or 0) > 0]
+    started = ds.started_experiences(project_id)
     return {
         "project_id": project_id,
         "counts": {kind: len(records) for kind, records in store.items()},

@@ -38,10 +38,6 @@ def history_ids(sim):
     return {event["id"] for event in sim.dataset.records(WEB_PROJECT_ID, "change-history")}
 
 
-def running(sim):
-    return [e for e in sim.dataset.records(WEB_PROJECT_ID, "experiences") if e.get("start_time")]
-
-
 def utc_day(offset_days: int = 0) -> str:
     return (dt.datetime.now(tz=dt.timezone.utc).date() + dt.timedelta(days=offset_days)).isoformat()
 
@@ -61,8 +57,8 @@ def test_second_sync_returns_exactly_the_changes_with_few_requests(sim, catalog)
     assert {e["id"] for e in first.records_of("change_history")} == history_ids(sim)
     assert len(first.records_of("experiences")) == len(sim.dataset.records(WEB_PROJECT_ID, "experiences"))
 
-    renamed = sim.dataset.update_experience(running(sim)[0]["id"], name="Renamed in between")
-    paused = sim.dataset.update_experience(running(sim)[1]["id"], status="paused")
+    renamed = sim.dataset.update_experience(sim.dataset.started_experiences()[0]["id"], name="Renamed in between")
+    paused = sim.dataset.update_experience(sim.dataset.started_experiences()[1]["id"], status="paused")
     created = sim.dataset.add_experience(name="Created in between")
     goal = sim.dataset.records(WEB_PROJECT_ID, "goals")[0]
     goal_event = sim.dataset.update_object("goals", goal["id"], name="Goal renamed")
@@ -149,7 +145,7 @@ def test_interrupted_history_sync_keeps_the_old_state_and_loses_nothing(sim, cat
 def test_interrupted_report_sync_resumes_without_losing_rows(sim, catalog):
     expected = {
         (e["id"], goal, v["id"], day)
-        for e in running(sim) for goal in e["goals"] for v in e["variations"]
+        for e in sim.dataset.started_experiences() for goal in e["goals"] for v in e["variations"]
         for day in [dt.datetime.fromtimestamp(d, tz=dt.timezone.utc).date().isoformat() for d in sim.dataset.run_days(e)]
     }
     sim.inject(Fault(status=422, times=1, path_regex=r"/daily_report$", every=40))
@@ -161,7 +157,7 @@ def test_interrupted_report_sync_resumes_without_losing_rows(sim, catalog):
     assert resumed.returncode == 0
     rows = broken.records_of("daily_reports") + resumed.records_of("daily_reports")
     assert {(r["experience_id"], r["goal_id"], r["variation_id"], r["day"]) for r in rows} == expected
-    partitions = sum(len(e["goals"]) for e in running(sim))
+    partitions = sum(len(e["goals"]) for e in sim.dataset.started_experiences())
     assert sim.count(path_regex=r"/daily_report$") <= partitions
 
 
@@ -179,13 +175,13 @@ def test_daily_reports_reread_only_the_lookback_window(sim, catalog):
     assert 0 < saved["lookback_window"] < 86400
     days = {row["day"] for row in second.records_of("daily_reports")}
     assert days and days <= {utc_day(-3), utc_day(-2), utc_day(-1), utc_day(0)}
-    active_partitions = sum(len(e["goals"]) for e in running(sim) if not e.get("end_time"))
+    active_partitions = sum(len(e["goals"]) for e in sim.dataset.started_experiences() if not e.get("end_time"))
     ended_long_ago = sum(
-        len(e["goals"]) for e in running(sim) if e.get("end_time") and e["end_time"] < time.time() - 4 * 86400
+        len(e["goals"]) for e in sim.dataset.started_experiences() if e.get("end_time") and e["end_time"] < time.time() - 4 * 86400
     )
     assert ended_long_ago > 0
     requests = sim.count(path_regex=r"/daily_report$")
-    assert active_partitions <= requests <= sum(len(e["goals"]) for e in running(sim)) - ended_long_ago
+    assert active_partitions <= requests <= sum(len(e["goals"]) for e in sim.dataset.started_experiences()) - ended_long_ago
     assert state_of(second, "daily_reports")["state"] == {"day": utc_day(0)}
 
 
@@ -197,7 +193,7 @@ def test_per_partition_state_of_0_1_0_continues_from_its_global_cursor(sim, cata
         "use_global_cursor": False,
         "states": [
             {"partition": {"experience_id": e["id"], "goal_id": goal, "parent_slice": {}}, "cursor": {"day": utc_day(0)}}
-            for e in running(sim) for goal in e["goals"]
+            for e in sim.dataset.started_experiences() for goal in e["goals"]
         ],
         "state": {"day": utc_day(0)},
         "lookback_window": 3,

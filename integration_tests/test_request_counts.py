@@ -63,7 +63,8 @@ def collection(sim: ConvertSimulator, kind: str) -> List[Dict[str, Any]]:
 
 
 def started(sim: ConvertSimulator) -> List[Dict[str, Any]]:
-    return [e for e in collection(sim, "experiences") if (e.get("start_time") or 0) > 0]
+    with sim.dataset.lock:
+        return sim.dataset.started_experiences()
 
 
 def read_one(sim: ConvertSimulator, stream: str, **config: Any) -> Tuple[int, list]:

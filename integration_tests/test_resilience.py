@@ -392,7 +392,7 @@ LOAD_FAULTS = (
 def expected_aggregated(dataset: Dataset) -> set:
     return {
         (e["id"], goal, variation["id"])
-        for e in dataset.records(WEB_PROJECT_ID, "experiences") if e.get("start_time")
+        for e in dataset.started_experiences()
         for goal in e["goals"] for variation in e["variations"]
     }
 
@@ -426,7 +426,7 @@ def test_load_daily_reports_under_rate_limits_and_random_503s():
 
     assert result.returncode == 0, result.errors[:2]
     assert all(f.hits > 5 for f in faults)
-    started = [e for e in dataset.records(WEB_PROJECT_ID, "experiences") if e.get("start_time")]
+    started = dataset.started_experiences()
     expected_daily = {
         (e["id"], goal, variation["id"], utc_day(day), "conversion_rate")
         for e in started for goal in e["goals"] for variation in e["variations"] for day in dataset.run_days(e)

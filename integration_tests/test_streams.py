@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from integration_tests.harness import REPO_ROOT, load_schema, primary_key_values, run_connector, stream_names
-from integration_tests.simulator import WEB_PROJECT_ID
+from integration_tests.simulator import ACCOUNT_ID, WEB_PROJECT_ID
 
 ALL_STREAMS = [
     "account", "collaborators", "projects", "experiences", "experience_details", "goals", "audiences",
@@ -22,10 +22,6 @@ PROJECT_LISTS = {  # stream -> the simulator's store kind
     "observations": "observations", "features": "features", "tags": "tags", "domains": "domains",
     "change_history": "change-history",
 }
-
-
-def started(dataset):
-    return [e for e in dataset.records(WEB_PROJECT_ID, "experiences") if e.get("start_time")]
 
 
 def test_spec_prints_spec_json():
@@ -94,7 +90,7 @@ def test_project_lists_return_every_record_once(simulator, full_read, stream):
 
 def test_account_level_streams(simulator, full_read):
     (account,) = full_read.records_of("account")
-    assert account["id"] == 100001
+    assert account["id"] == ACCOUNT_ID
     assert sorted(p["id"] for p in full_read.records_of("projects")) == sorted(simulator.dataset.store)
     emails = [c["email"] for c in full_read.records_of("collaborators")]
     assert len(emails) == len(set(emails)) == len(simulator.dataset.users_accesses)
@@ -118,7 +114,7 @@ def test_aggregated_reports_flatten_goal_by_variation(simulator, full_read):
     rows = full_read.records_of("aggregated_reports")
     expected = {
         (e["id"], goal, variation["id"])
-        for e in started(simulator.dataset)
+        for e in simulator.dataset.started_experiences()
         for goal in e["goals"]
         for variation in e["variations"]
     }
@@ -130,7 +126,7 @@ def test_daily_reports_one_row_per_goal_variation_and_day(simulator, full_read):
     dataset = simulator.dataset
     rows = full_read.records_of("daily_reports")
     expected = sum(
-        len(e["goals"]) * len(e["variations"]) * len(dataset.run_days(e)) for e in started(dataset)
+        len(e["goals"]) * len(e["variations"]) * len(dataset.run_days(e)) for e in dataset.started_experiences()
     )
     keys = primary_key_values(rows, ["experience_id", "goal_id", "variation_id", "day", "metric"])
     assert len(rows) == expected == len(set(keys))
@@ -151,15 +147,15 @@ def test_every_record_matches_its_schema_and_has_its_primary_key(discovered, ful
     assert len(keys) == len(set(keys)), f"{stream}: duplicate primary keys"
 
 
-def test_no_record_carries_a_credential(full_read):
+def test_no_record_carries_a_credential(simulator, full_read):
     assert "LEAKED-SECRET" not in full_read.stdout
-    assert "sim-secret" not in full_read.stdout + full_read.stderr
+    assert simulator.key_secret not in full_read.stdout + full_read.stderr
 
 
 def test_list_requests_use_the_minimum_pages(simulator, full_read):
     """ceil(N/50) pages per list when the total is known; no request for records that do not exist."""
     paths = [request.path for request in full_read.requests]
-    base = f"/api/v2/accounts/100001/projects/{WEB_PROJECT_ID}/"
+    base = f"/api/v2/accounts/{ACCOUNT_ID}/projects/{WEB_PROJECT_ID}/"
     for stream, kind in PROJECT_LISTS.items():
         if stream.startswith("experience"):
             continue

@@ -157,6 +157,10 @@ class Dataset:
         """Live records of one kind in one project (hold ``lock``; do not mutate)."""
         return list(self.store[project_id][kind].values())
 
+    def started_experiences(self, project_id: int = WEB_PROJECT_ID) -> List[Dict[str, Any]]:
+        """Experiences that have run (``start_time`` > 0): the ones with reports (hold ``lock``; do not mutate)."""
+        return [exp for exp in self.records(project_id, "experiences") if (exp.get("start_time") or 0) > 0]
+
     def find(self, project_id: int, kind: str, object_id: int) -> Optional[Dict[str, Any]]:
         return self.store.get(project_id, {}).get(kind, {}).get(object_id)
 
