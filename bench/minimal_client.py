@@ -60,6 +60,7 @@ class Client:
             self.start += "T00:00:00Z"
         self.session = requests.Session()
         self.requests = 0
+        self.days: Dict[Any, str] = {}
 
     def call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
         url = self.base + path
@@ -92,6 +93,14 @@ class Client:
             page += 1
 
     # ------------------------------------------------------------------ streams
+    def day(self, stamp: Any) -> str:
+        """``YYYY-MM-DD`` of a UNIX time (s or ms), remembered: a report repeats its days (as the connector does)."""
+        text = self.days.get(stamp)
+        if text is None:
+            seconds = stamp / 1000 if stamp > 10_000_000_000 else stamp
+            text = self.days[stamp] = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+        return text
+
     def project_path(self, suffix: str) -> str:
         return f"/accounts/{self.account}/projects/{self.project}/{suffix}"
 
@@ -192,11 +201,10 @@ class Client:
                     for variation in entry.get("variations") or []:
                         for stat in variation.get("stats") or []:
                             stamp = stat.get("timestamp")
-                            seconds = stamp / 1000 if stamp > 10_000_000_000 else stamp
                             yield {
                                 "goal_id": entry.get("goal_id", entry.get("goal")),
                                 "variation_id": variation.get("id"),
-                                "day": dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d"),
+                                "day": self.day(stamp),
                                 "timestamp": stamp,
                                 "value": stat.get("value"),
                                 "visitors": stat.get("visitors"),

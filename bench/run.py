@@ -29,8 +29,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -75,14 +76,11 @@ def minimum_requests(stream: str, facts: Dict[str, Any]) -> int:
 class SimProcess:
     """bench/simproc.py in a child process; ``reset()`` / ``stats()`` over its stdin/stdout."""
 
-    def __init__(self, experiences: int, latency: float, seed: int, sim_cache: bool = True,
-                 no_count: bool = False) -> None:
+    def __init__(self, experiences: int, latency: float, seed: int, sim_cache: bool = True) -> None:
         args = [sys.executable, "-m", "bench.simproc", "--experiences", str(experiences), "--latency", str(latency),
                 "--seed", str(seed)]
         if sim_cache:
             args.append("--sim-cache")
-        if no_count:
-            args.append("--no-count")
         started = time.perf_counter()
         self.proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
@@ -91,7 +89,6 @@ class SimProcess:
         self.config: Dict[str, Any] = hello["config"]
         self.facts: Dict[str, Any] = hello["facts"]
         self.generate_s: float = hello["generate_s"]
-        self.experiences, self.latency = experiences, latency
 
     def _read(self) -> Dict[str, Any]:
         line = self.proc.stdout.readline()
@@ -182,7 +179,8 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
         started = time.perf_counter()
         proc = subprocess.Popen(list(args), cwd=cwd, env=_env(connector), stdout=subprocess.PIPE, stderr=err,
                                 bufsize=1 << 16)
-        deadline = started + timeout
+        killer = threading.Timer(timeout, proc.kill)  # holds even when the child prints nothing
+        killer.start()
         for raw in proc.stdout:
             if not parse_records:
                 continue
@@ -203,9 +201,8 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
                     pass
             elif raw.startswith(b'{"bench_rusage"'):
                 inner = json.loads(raw)["bench_rusage"]
-            if time.perf_counter() > deadline:
-                proc.kill()
         _, status, usage = os.wait4(proc.pid, 0)
+        killer.cancel()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         proc.stdout.close()
@@ -417,7 +414,7 @@ def scenario_memory(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
                          "errors": m.errors[:2]})
             print(f"  .. memory n={size} rss={m.maxrss_kb / 1024:.1f} MB wall={m.wall_s:.1f}s "
                   f"sim start {sim.startup_s:.1f}s", file=sys.stderr, flush=True)
-    base = rows[0]["peak_rss_mb"] if rows else None
+    base = min(rows, key=lambda row: row["experiences"])["peak_rss_mb"] if rows else None
     for row in rows:
         row["rss_vs_smallest"] = round(row["peak_rss_mb"] / base, 3) if base else None
     return {"streams": streams, "rows": rows}
@@ -501,7 +498,7 @@ def report(results: Dict[str, Any]) -> str:
     if latency:
         f = latency["facts"]
         out.append(f"\n## Latency: {', '.join(latency['streams'])} together, {latency['experiences']} experiences "
-                   f"({f['started_experiences']} started, {f['started_experience_goals']} goals), "
+                   f"({f['started_experiences']} started, {f['started_experience_goals']} started experience goals), "
                    f"{latency['latency_s'] * 1000:.0f} ms per request")
         out.append("ideal = minimum requests x latency / concurrency (minimum counts each stream's parent list pages).\n")
         out.append(table(["concurrency", "records", "requests", "min req", "ideal s", "wall s", "wall/ideal",
