@@ -57,7 +57,7 @@ RUN pip="python3 -m pip --python /opt/venv/bin/python" \
     && $pip freeze --all --exclude airbyte-source-convert | norm >/tmp/installed.txt \
     && norm <requirements.lock >/tmp/locked.txt \
     && diff -u /tmp/locked.txt /tmp/installed.txt \
-    && (cd / && /opt/venv/bin/python -c "import source_convert.run, source_convert.commands, source_convert.components; source_convert.SourceConvert()") \
+    && (cd / && /opt/venv/bin/python -c "import source_convert.run, source_convert.components; source_convert.SourceConvert()") \
     && $pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && rm -rf /root/.cache
 
@@ -65,7 +65,7 @@ RUN pip="python3 -m pip --python /opt/venv/bin/python" \
 FROM ${BASE_IMAGE}
 
 LABEL io.airbyte.name=airbyte/source-convert
-LABEL io.airbyte.version=0.2.0
+LABEL io.airbyte.version=0.3.0
 
 # Non-root runtime user.  Airbyte's base already has `airbyte` (uid 1000);
 # the local base does not, so create it when missing.

@@ -1,8 +1,8 @@
 """Interleaved A/B of the connector's CPU time: the repo against a modified copy of the package.
 
-    cp -r source_convert /tmp/variant/ && <edit /tmp/variant/source_convert>
-    PYTHONPATH=/work/main .venv/bin/python bench/ab.py --b /tmp/variant --streams daily_reports --repeats 5
-    PYTHONPATH=/work/main .venv/bin/python bench/ab.py --b /tmp/variant --spec --repeats 15
+    VARIANT="$(mktemp -d)" && cp -r source_convert "$VARIANT"/    # then edit "$VARIANT"/source_convert
+    .venv/bin/python -m bench.ab --b "$VARIANT" --streams daily_reports --repeats 5    # from the repository root
+    .venv/bin/python -m bench.ab --b "$VARIANT" --spec --repeats 15
 
 Runs A and B alternately (A B A B ...) against one simulator process at zero latency, so load from
 other processes on the machine hits both alike, and prints the median and minimum CPU seconds and

@@ -1,11 +1,23 @@
-"""A minimal hand-written Convert client: the CPU baseline for the connector.
+"""A minimal hand-written Convert client: the CPU and request baseline for the connector.
 
     python bench/minimal_client.py --config config.json --streams experiences,daily_reports
 
-Only ``requests``, ``json`` and ``hmac``. It sends the same requests as the connector (same paths,
-same compact JSON bodies, same pages, same stop rule: a short page or ``page * 50 >= items_count``)
-and writes the same Airbyte RECORD lines to stdout, one stream after the other, on one keep-alive
-session. No retries, no state, no schema handling: the cheapest correct way to get the same rows.
+Only ``requests``, ``json`` and ``hmac``. For each stream it makes the fewest requests that return
+the same records as a first (stateless) sync of the connector, and writes the same Airbyte RECORD
+lines to stdout, one stream after the other, on one keep-alive session:
+
+* lists of 50 a page that stop on a short page or once ``page * 50 >= items_count``, naming every
+  status the API documents for the object (Convert may leave archived and deleted objects out of a
+  list that names none);
+* for the change-driven lists (experiences, experience_details, variations, goals, audiences,
+  locations), first the newest change-history event: its ``timestamp`` is the records' ``changed_at``,
+  a time only Convert can tell (the local clock is not Convert's);
+* for the report streams, the started experiences (every status but ``deleted``), then one report
+  per experience (aggregated) or per experience goal and metric that applies (daily).
+
+Each stream is read as if it were alone: a stream's prerequisites (the newest-event request, the
+started-experiences list) are not shared between streams, as in the benchmark's minimum model.
+No credentials check, no retries, no state, no schema handling.
 """
 
 from __future__ import annotations
@@ -22,30 +34,40 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import requests
 
 PAGE_SIZE = 50
-# Streams the connector makes incremental through the change history: on a first sync they read the
-# whole list once and stamp every record with changed_at = sync start - 1 h (the history cursor).
-CHANGED_AT_STREAMS = ("experiences", "experience_details", "goals", "audiences", "locations")
-FIRST_SYNC_MARGIN_S = 3600
 DEFAULT_START = "2010-01-01T00:00:00Z"
+ALL_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+REVENUE_ONLY_METRICS = ("avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+EXPERIENCE_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
+ACTIVE_ARCHIVED = ["active", "archived"]
 DETAIL_INCLUDE = ["goals", "stats", "variations", "locations", "min_running_timestamp", "max_running_timestamp"]
 DETAIL_EXPAND = ["project", "goals", "locations", "variations"]
-# stream -> (path under the project, sort_by or None)
-PROJECT_LISTS: Dict[str, Tuple[str, Optional[str]]] = {
-    "experiences": ("experiences", "id"),
-    "goals": ("goals", "id"),
-    "audiences": ("audiences", "id"),
-    "locations": ("locations", "id"),
-    "hypotheses": ("hypotheses", "id"),
-    "knowledge_bases": ("knowledge-bases", "updated_at"),
-    "observations": ("observations", "date_added"),
-    "features": ("features", "id"),
-    "tags": ("tags", None),
-    "domains": ("domains", None),
+# stream -> (path under the project, list options); "status" names every documented status.
+PROJECT_LISTS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "experiences": ("experiences", {"sort_by": "id", "sort_direction": "asc", "status": EXPERIENCE_STATUSES}),
+    "experience_details": ("experiences", {"sort_by": "id", "sort_direction": "asc", "status": EXPERIENCE_STATUSES,
+                                           "include": DETAIL_INCLUDE, "expand": DETAIL_EXPAND}),
+    "goals": ("goals", {"sort_by": "id", "sort_direction": "asc", "status": ACTIVE_ARCHIVED}),
+    "audiences": ("audiences", {"sort_by": "id", "sort_direction": "asc", "status": ACTIVE_ARCHIVED}),
+    "locations": ("locations", {"sort_by": "id", "sort_direction": "asc", "status": ACTIVE_ARCHIVED}),
+    "hypotheses": ("hypotheses", {"sort_by": "id", "sort_direction": "asc",
+                                  "status": ["applied", "archived", "completed", "draft", "proven", "disproven"]}),
+    "observations": ("observations", {"sort_by": "date_added", "sort_direction": "asc", "status": ACTIVE_ARCHIVED}),
+    "features": ("features", {"sort_by": "id", "sort_direction": "asc"}),
+    "tags": ("tags", {}),
+    "domains": ("domains", {}),
 }
+STAMPED_WITH_NEWEST_CHANGE = ("experiences", "experience_details", "variations", "goals", "audiences", "locations")
 
 
 def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def seconds(value: Any) -> Optional[int]:
+    """A positive UNIX time in seconds (Convert sends some in milliseconds); ``None`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value / 1000) if value > 10_000_000_000 else int(value)
 
 
 class Client:
@@ -55,9 +77,11 @@ class Client:
         self.base = (config.get("api_base_url") or "https://api.convert.com/api/v2").rstrip("/")
         self.account = str(config["account_id"])
         self.project = str(config["project_id"])
-        self.start = config.get("start_date") or DEFAULT_START
-        if len(self.start) == 10:
-            self.start += "T00:00:00Z"
+        start = config.get("start_date") or DEFAULT_START
+        start = start + "T00:00:00Z" if len(start) == 10 else start
+        self.start = int(dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
+        self.utc_offset = int(float(config.get("report_utc_offset_hours") or 0) * 3600)
+        self.metrics = [m for m in ALL_METRICS if m in (config.get("daily_report_metrics") or ALL_METRICS)]
         self.session = requests.Session()
         self.requests = 0
         self.days: Dict[Any, str] = {}
@@ -92,21 +116,13 @@ class Client:
                 return
             page += 1
 
-    # ------------------------------------------------------------------ streams
-    def day(self, stamp: Any) -> str:
-        """``YYYY-MM-DD`` of a UNIX time (s or ms), remembered: a report repeats its days (as the connector does)."""
-        text = self.days.get(stamp)
-        if text is None:
-            seconds = stamp / 1000 if stamp > 10_000_000_000 else stamp
-            text = self.days[stamp] = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d")
-        return text
-
     def project_path(self, suffix: str) -> str:
         return f"/accounts/{self.account}/projects/{self.project}/{suffix}"
 
+    # ------------------------------------------------------------------ streams
     def stream(self, name: str) -> Iterator[Dict[str, Any]]:
-        if name in CHANGED_AT_STREAMS:
-            changed_at = int(time.time()) - FIRST_SYNC_MARGIN_S
+        if name in STAMPED_WITH_NEWEST_CHANGE:
+            changed_at = self.newest_change()  # asked before the list: later changes come again next time
             for record in self._stream(name):
                 record["changed_at"] = changed_at
                 yield record
@@ -120,17 +136,17 @@ class Client:
             yield from self.call("GET", f"/accounts/{self.account}/users-accesses")["data"]
         elif name == "projects":
             yield from self.pages(f"/accounts/{self.account}/projects",
-                                  {"sort_by": "id", "sort_direction": "asc", "project_type": ["web", "fullstack"]})
+                                  {"sort_by": "id", "sort_direction": "asc", "project_type": ["web", "fullstack"],
+                                   "status": ["active", "inactive"]})
         elif name in PROJECT_LISTS:
-            path, sort_by = PROJECT_LISTS[name]
-            body = {"sort_by": sort_by, "sort_direction": "asc"} if sort_by else {}
+            path, body = PROJECT_LISTS[name]
             yield from self.pages(self.project_path(path), body)
-        elif name == "experience_details":
-            yield from self.pages(self.project_path("experiences"),
-                                  {"sort_by": "id", "sort_direction": "asc",
-                                   "include": DETAIL_INCLUDE, "expand": DETAIL_EXPAND})
+        elif name == "variations":
+            yield from self.variations()
+        elif name == "knowledge_bases":
+            yield from self.newest_first("knowledge-bases", "updated_at", {"status": ACTIVE_ARCHIVED}, since=0)
         elif name == "change_history":
-            yield from self.change_history()
+            yield from self.newest_first("change-history", "timestamp", {}, since=self.start)
         elif name == "aggregated_reports":
             yield from self.aggregated_reports()
         elif name == "daily_reports":
@@ -138,29 +154,52 @@ class Client:
         else:
             raise SystemExit(f"unknown stream {name!r}")
 
-    def change_history(self) -> Iterator[Dict[str, Any]]:
-        start = int(dt.datetime.strptime(self.start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
+    def newest_change(self) -> int:
+        """``timestamp`` of the project's newest change-history event (0 for an empty history)."""
+        body = {"sort_by": "timestamp", "sort_direction": "desc", "page": 1, "results_per_page": 1}
+        data = self.call("POST", self.project_path("change-history"), body).get("data") or []
+        return int(data[0]["timestamp"]) if data else 0
+
+    def newest_first(self, path: str, field: str, body: Dict[str, Any], since: int) -> Iterator[Dict[str, Any]]:
+        """A list sorted by ``field`` descending, down to ``since``; each id once (pages may shift)."""
         seen = set()
 
-        def reached_start(data: List[Any]) -> bool:
-            stamps = [r.get("timestamp") for r in data if isinstance(r.get("timestamp"), (int, float))]
-            return bool(stamps) and min(stamps) < start
+        def reached_since(data: List[Any]) -> bool:
+            return any(isinstance(r.get(field), (int, float)) and r[field] < since for r in data)
 
-        for record in self.pages(self.project_path("change-history"), {"sort_by": "timestamp", "sort_direction": "desc"},
-                                 stop=reached_start):
-            if record["timestamp"] >= start and record["id"] not in seen:
+        for record in self.pages(self.project_path(path), dict(body, sort_by=field, sort_direction="desc"),
+                                 stop=reached_since):
+            if record[field] >= since and record["id"] not in seen:
                 seen.add(record["id"])
                 yield record
 
+    def variations(self) -> Iterator[Dict[str, Any]]:
+        body = {"sort_by": "id", "sort_direction": "asc", "status": EXPERIENCE_STATUSES,
+                "include": ["variations"], "expand": ["variations"]}
+        for experience in self.pages(self.project_path("experiences"), body):
+            for variation in experience["variations"] or []:
+                record = dict(variation)
+                changes = record.pop("changes", None)
+                record["experience_id"] = experience["id"]
+                record["change_ids"] = None if changes is None else [c["id"] if isinstance(c, dict) else c
+                                                                      for c in changes]
+                yield record
+
     def started_experiences(self) -> Iterator[Dict[str, Any]]:
-        body = {"sort_by": "id", "sort_direction": "asc", "include": ["goals"]}
+        """Experiences that have run, with expanded goals and ``ran_until`` (their latest running time)."""
+        body = {"sort_by": "id", "sort_direction": "asc", "status": EXPERIENCE_STATUSES[:-1],  # not deleted
+                "include": ["goals", "max_running_timestamp"], "expand": ["goals"]}
         for experience in self.pages(self.project_path("experiences"), body):
             if (experience.get("start_time") or 0) > 0:
+                times = [t for t in (seconds(experience.get("max_running_timestamp")),
+                                     seconds(experience.get("end_time"))) if t is not None]
+                experience["ran_until"] = max(times) if times else None
                 yield experience
 
     def aggregated_reports(self) -> Iterator[Dict[str, Any]]:
         for experience in self.started_experiences():
-            report = self.call("POST", self.project_path(f"experiences/{experience['id']}/aggregated_report"))["data"]
+            path = self.project_path(f"experiences/{experience['id']}/aggregated_report")
+            report = self.call("POST", path, {"utc_offset": self.utc_offset})["data"]
             names = {v.get("id"): v for v in report.get("variations_data") or []}
             entries = report.get("reportData") or []
             for entry in [entries] if isinstance(entries, dict) else entries:
@@ -182,37 +221,52 @@ class Client:
                         "revenue_per_visitor": revenue.get("revenue_per_visitor"),
                         "total_products": (variation.get("products_data") or {}).get("total_products"),
                         "experience_id": experience["id"],
+                        "ran_until": experience["ran_until"],
                     }
 
+    def day(self, stamp: Any) -> str:
+        """The report-time-zone date of a day's timestamp, remembered (a report repeats its days)."""
+        text = self.days.get(stamp)
+        if text is None:
+            local = seconds(stamp) + self.utc_offset
+            text = self.days[stamp] = dt.datetime.fromtimestamp(local, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+        return text
+
     def daily_reports(self) -> Iterator[Dict[str, Any]]:
-        start = dt.datetime.strptime(self.start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-        today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        window = {"start_time": int(start.timestamp()), "end_time": int(today.timestamp())}
+        # The start date's midnight, taken early enough for either reading of start_time (UTC or local).
+        window = {"start_time": self.start - max(self.utc_offset, 0), "end_time": None}
         for experience in self.started_experiences():
+            path = self.project_path(f"experiences/{experience['id']}/daily_report")
             for goal in experience.get("goals") or []:
-                goal_id = goal.get("id") if isinstance(goal, dict) else goal
-                if goal_id is None:
-                    continue
-                body = {"goal": goal_id, "metric": "conversion_rate", "report_type": "non_cumulative", **window}
-                path = self.project_path(f"experiences/{experience['id']}/daily_report")
-                report = self.call("POST", path, body)["data"]
-                entries = report.get("reportData") or []
-                for entry in [entries] if isinstance(entries, dict) else entries:
-                    for variation in entry.get("variations") or []:
-                        for stat in variation.get("stats") or []:
-                            stamp = stat.get("timestamp")
-                            yield {
-                                "goal_id": entry.get("goal_id", entry.get("goal")),
-                                "variation_id": variation.get("id"),
-                                "day": self.day(stamp),
-                                "timestamp": stamp,
-                                "value": stat.get("value"),
-                                "visitors": stat.get("visitors"),
-                                "conversions": (stat.get("totals") or {}).get("conversions"),
-                                "experience_id": experience["id"],
-                                "metric": "conversion_rate",
-                                "report_type": "non_cumulative",
-                            }
+                for metric in self.metrics:
+                    if metric in REVENUE_ONLY_METRICS and goal.get("type") != "revenue":
+                        continue
+                    body = {"goal": goal["id"], "metric": metric, "report_type": "non_cumulative",
+                            "utc_offset": self.utc_offset, **window}
+                    yield from self.daily_rows(experience["id"], metric, self.call("POST", path, body)["data"])
+
+    def daily_rows(self, experience_id: int, metric: str, report: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+        entries = report.get("reportData") or []
+        for entry in [entries] if isinstance(entries, dict) else entries:
+            for variation in entry.get("variations") or []:
+                for stat in variation.get("stats") or []:
+                    stamp = stat.get("timestamp")
+                    totals = stat.get("totals") or {}
+                    yield {
+                        "goal_id": entry.get("goal_id", entry.get("goal")),
+                        "variation_id": variation.get("id"),
+                        "day": self.day(stamp),
+                        "timestamp": stamp,
+                        "value": stat.get("value"),
+                        "visitors": stat.get("visitors"),
+                        "conversions": totals.get("conversions"),
+                        "revenue": totals.get("revenue"),
+                        "products": totals.get("products"),
+                        "experience_id": experience_id,
+                        "metric": metric,
+                        "report_type": "non_cumulative",
+                        "utc_offset": self.utc_offset,
+                    }
 
 
 def main(argv: Optional[List[str]] = None) -> int:

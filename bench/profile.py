@@ -1,6 +1,6 @@
 """Sample one connector read with py-spy and say where the time goes.
 
-    cd /work/main && PYTHONPATH=/work/main .venv/bin/python bench/profile.py --streams daily_reports --experiences 1000
+    .venv/bin/python -m bench.profile --streams daily_reports --experiences 1000    # from the repository root
 
 Starts bench/simproc.py (zero latency) in its own process, runs ``source-convert read`` under
 ``py-spy record --format raw`` (py-spy from PyPI, installed into the venv, not into pyproject),
@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -30,9 +30,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from integration_tests.simulator import ConvertSimulator, Dataset
-from integration_tests.simulator import listing
-from integration_tests.simulator.generator import ACCOUNT_ID, WEB_PROJECT_ID
+from simulator import ConvertSimulator, Dataset
+from simulator import listing
+from simulator.generator import ACCOUNT_ID, WEB_PROJECT_ID
 
 # Endpoint kinds, by path (after /api/v2). Order matters: the first match wins.
 _KINDS = [
@@ -48,7 +48,8 @@ _KINDS = [
 
 
 def classify(path: str, body: Any) -> str:
-    """A short name for the endpoint of one logged request (``list:experiences+goals`` etc.)."""
+    """A short name for the endpoint of one logged request (``list:experiences+goals``,
+    ``list:change-history:first`` etc.)."""
     for name, pattern in _KINDS:
         match = pattern.search(path)
         if not match:
@@ -57,25 +58,33 @@ def classify(path: str, body: Any) -> str:
             kind = f"list:{match.group('c')}"
             if isinstance(body, dict) and (body.get("include") or body.get("expand")):
                 kind += "+" + ",".join(sorted(set(body.get("include") or []) | set(body.get("expand") or [])))
+            if isinstance(body, dict) and body.get("results_per_page") == 1:
+                kind += ":first"  # a one-record page: the change history's newest event
             return kind
         return name
     return "other:" + path
 
 
 def dataset_facts(ds: Dataset, project_id: int = WEB_PROJECT_ID) -> Dict[str, Any]:
-    """Sizes the minimum request counts are computed from."""
+    """Sizes the minimum request counts are computed from (every status counted: the lists name them all)."""
     store = ds.store[project_id]
     experiences = list(store["experiences"].values())
-    started = ds.started_experiences(project_id)
+    # The report streams read every experience but the deleted ones, and report on those that have run.
+    reportable = [e for e in experiences if e.get("status") != "deleted"]
+    started = [e for e in reportable if (e.get("start_time") or 0) > 0]
+    goals = [g for e in started for g in e.get("goals") or [] if g is not None]
     return {
         "project_id": project_id,
         "counts": {kind: len(records) for kind, records in store.items()},
         "projects": len(ds.projects),
         "collaborators": len(ds.users_accesses),
         "experiences": len(experiences),
+        "report_experiences": len(reportable),
         "started_experiences": len(started),
-        "started_experience_goals": sum(len([g for g in e.get("goals") or [] if g is not None]) for e in started),
-        "not_started_experiences": len(experiences) - len(started),
+        "started_experience_goals": len(goals),
+        "started_experience_revenue_goals": sum(1 for g in goals
+                                                if (store["goals"].get(g) or {}).get("type") == "revenue"),
+        "not_started_experiences": sum(1 for e in experiences if not (e.get("start_time") or 0) > 0),
     }
 
 

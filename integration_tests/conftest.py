@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
-from integration_tests.simulator import ConvertSimulator, Dataset
+from simulator import ConvertSimulator, Dataset
 
 
 @pytest.fixture(scope="module")

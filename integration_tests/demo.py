@@ -11,7 +11,7 @@ import sys
 import time
 
 from integration_tests.harness import configured_catalog, run_connector
-from integration_tests.simulator import ConvertSimulator, Dataset
+from simulator import ConvertSimulator, Dataset
 
 
 def main(argv: list[str]) -> int:

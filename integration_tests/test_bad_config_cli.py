@@ -1,7 +1,9 @@
-"""Bad configs through the real CLI, and property-based checks of config validation against spec.json.
+"""Bad configs and connections that cannot work, through the real CLI; property-based checks of config
+validation against spec.json.
 
-CLI contract for an unusable config: ``check`` exits 0 with a FAILED status, ``read`` and ``discover``
-exit 1 with one config_error trace; the message names the field; no Python traceback anywhere.
+CLI contract for an unusable config or connection: ``check`` exits 0 with a FAILED status, ``read`` and
+``discover`` exit 1 with one error trace; the message names the field (or the host); no Python
+traceback anywhere, neither on stderr nor in a LOG message.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -20,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
-from integration_tests.simulator import ConvertSimulator, Dataset
+from integration_tests.harness import REPO_ROOT, ConnectorRun, configured_catalog, run_connector, stream_names
+from simulator import ConvertSimulator, Dataset
 from source_convert.config import ConfigError, connection_specification, validate_config
+from source_convert.reachability import RETRY_PAUSES_SECONDS
 
 SECRET = "cfg-test-secret-0b9d51"
 BASE = {"key_id": "4f1c1bd5c71a4a5d", "key_secret": SECRET, "account_id": "100001", "project_id": "200002"}
@@ -153,8 +159,8 @@ def test_whole_number_floats_are_read_as_integers(changes):
     [
         ("truncated_json", '{"key_id": "k", "key_secret": "%s", "account_id": ' % SECRET, "is not valid JSON"),
         ("not_utf8", b"\xff\xfe{\x00}".decode("latin-1"), "cannot be read"),
-        ("json_array", json.dumps([BASE]), "must be a JSON object"),
-        ("json_null", "null", "must be a JSON object"),
+        ("json_array", json.dumps([BASE]), "must hold a JSON object, got list"),
+        ("json_null", "null", "must hold a JSON object, got NoneType"),
         ("empty_file", "", "is not valid JSON"),
     ],
 )
@@ -184,11 +190,132 @@ def test_unknown_fields_are_ignored():
     assert result.connection_status["status"] == "SUCCEEDED"
 
 
+def test_unusable_catalog_or_state_file_gets_a_clear_message():
+    with ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=5)) as server:
+        catalog = run_connector("read", server.config(), catalog={"streams": "not a list"})
+        state = run_connector("read", server.config(), configured_catalog(["goals"]), state={"not": "a state list"})
+    for completed in (catalog, state):
+        assert_config_failure(completed, "read", "The catalog or state file is not valid")
+
+
+# --------------------------------------------------------------------------- connections that cannot work
+# (case id, config changes, words the message must hold): Convert's 401, 403 and 404, each naming the field.
+REFUSED: List[Tuple[str, Dict[str, Any], Tuple[str, ...]]] = [
+    ("wrong_key_secret", {"key_secret": "not-the-key-secret"}, ("HTTP 401", "Key ID", "Key Secret")),
+    ("foreign_account", {"account_id": "999"}, ("HTTP 403", "account 999", "Account ID")),
+    ("missing_project", {"project_id": "999999"}, ("HTTP 404", "project 999999", "Project ID")),
+]
+
+
+@dataclass
+class Attempt:
+    run: ConnectorRun
+    paths: List[str]
+    seconds: float
+
+
+def _attempt(server: Optional[ConvertSimulator], command: str, config: Dict[str, Any]) -> Attempt:
+    if server is not None:
+        server.reset_log()
+    catalog = configured_catalog(stream_names()) if command == "read" else None  # every stream
+    started = time.monotonic()
+    run = run_connector(command, config, catalog, timeout=300)
+    return Attempt(run, [r.path for r in server.requests] if server is not None else [], time.monotonic() - started)
+
+
+def _logs(run: ConnectorRun) -> List[Dict[str, Any]]:
+    return [message["log"] for message in run.of_type("LOG")]
+
+
+def assert_fails_once(attempt: Attempt, command: str, failure_type: Optional[str], *words: str) -> str:
+    """One failure (a FAILED status for check, one trace of ``failure_type`` otherwise), no traceback on
+    stderr or in any LOG message, nothing read; returns the message."""
+    run = attempt.run
+    output = run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    stack_logs = [log["message"][:300] for log in _logs(run) if "Traceback" in log["message"]]
+    assert not stack_logs, stack_logs
+    assert "not-the-key-secret" not in output and SECRET not in output
+    if command == "check":
+        assert run.returncode == 0, output[-2000:]
+        status = run.connection_status
+        assert status["status"] == "FAILED"
+        message = status["message"]
+        assert message[0] not in "'\"", "the reason itself, not its repr"
+    else:
+        assert run.returncode == 1, output[-2000:]
+        assert len(run.errors) == 1, [error["message"] for error in run.errors]
+        assert run.errors[0]["failure_type"] == failure_type
+        assert not run.of_type("RECORD") and not run.of_type("STATE")
+        message = run.errors[0]["message"]
+    for word in words:
+        assert word in message, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def refused() -> Dict[Tuple[str, str], Attempt]:
+    """check and read (of every stream) for each refused config, one simulator per case."""
+
+    def attempt(case: Tuple[str, Dict[str, Any], Tuple[str, ...]], command: str) -> Attempt:
+        with ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=20)) as server:
+            return _attempt(server, command, server.config(**case[1]))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {(case[0], command): pool.submit(attempt, case, command) for case in REFUSED for command in ("check", "read")}
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize("command", ["check", "read"])
+@pytest.mark.parametrize("case_id, words", [(case[0], case[2]) for case in REFUSED], ids=[case[0] for case in REFUSED])
+def test_a_refused_key_account_or_project_fails_once_naming_the_field(refused, request, case_id, words, command):
+    attempt = refused[(case_id, command)]
+    request.node.user_properties.append(("seconds_to_fail", round(attempt.seconds, 1)))  # measured, not asserted
+    assert_fails_once(attempt, command, "config_error", *words)
+    # One check request (a first 401 is re-signed and sent once more), then nothing: no stream started.
+    assert 1 <= len(attempt.paths) <= 2 and len(set(attempt.paths)) == 1, attempt.paths
+    if command == "read":
+        assert not [log for log in _logs(attempt.run) if "Syncing stream" in log["message"]]
+
+
+@pytest.fixture(scope="module")
+def unreachable() -> Tuple[str, Dict[str, Attempt]]:
+    """check, read and discover against a port nothing listens on: (host:port, attempt per command)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = {**BASE, "api_base_url": f"http://{host}/api/v2"}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {command: pool.submit(_attempt, None, command, config) for command in ("check", "read", "discover")}
+        return host, {command: future.result() for command, future in futures.items()}
+
+
+@pytest.mark.parametrize("command, failure_type", [("check", None), ("read", "transient_error")])
+def test_an_unreachable_host_fails_once_after_a_bounded_logged_wait(unreachable, request, command, failure_type):
+    host, attempts = unreachable
+    attempt = attempts[command]
+    request.node.user_properties.append(("seconds_to_fail", round(attempt.seconds, 1)))  # measured, not asserted
+    assert_fails_once(attempt, command, failure_type, f"Cannot reach the Convert API at {host}", "Connection refused",
+                      f"after {len(RETRY_PAUSES_SECONDS) + 1} attempts")
+    waits = [log for log in _logs(attempt.run) if log["message"].startswith(f"Cannot reach the Convert API at {host}")]
+    # Each pause said what it waits for, then the wait ended: as many warnings as pauses, no more.
+    assert len(waits) == len(RETRY_PAUSES_SECONDS) and all(log["level"] == "WARN" for log in waits), waits
+
+
+def test_discover_does_not_wait_for_the_api(unreachable):
+    run = unreachable[1]["discover"].run
+    assert run.returncode == 0 and sorted(stream["name"] for stream in run.catalog["streams"]) == stream_names()
+    assert not [log for log in _logs(run) if "Cannot reach" in log["message"]]
+
+
 # --------------------------------------------------------------------------- property-based
 SPEC = connection_specification()
 PROPERTIES: Dict[str, Dict[str, Any]] = SPEC["properties"]
 STRING_FIELDS = sorted(name for name, schema in PROPERTIES.items() if schema.get("type") == "string")
 INTEGER_FIELDS = sorted(name for name, schema in PROPERTIES.items() if schema.get("type") == "integer")
+NUMBER_FIELDS = sorted(name for name, schema in PROPERTIES.items() if schema.get("type") == "number")
+ARRAY_FIELDS = sorted(name for name, schema in PROPERTIES.items() if schema.get("type") == "array")
+STEPPED_FIELDS = sorted(name for name, schema in PROPERTIES.items() if "multipleOf" in schema)
 PATTERN_FIELDS = sorted(name for name, schema in PROPERTIES.items() if "pattern" in schema)
 RANGED_FIELDS = sorted(name for name, schema in PROPERTIES.items() if "minimum" in schema or "maximum" in schema)
 BOUNDED_STRINGS = sorted(name for name, schema in PROPERTIES.items() if "maxLength" in schema)
@@ -221,9 +348,15 @@ def _no_control_characters(config: Dict[str, Any]) -> bool:
     return not any(isinstance(v, str) and any(ord(c) < 32 or ord(c) == 127 for c in v) for v in config.values())
 
 
+def _real_port(config: Dict[str, Any]) -> bool:
+    # The URL pattern allows any five digits after ":"; the connector refuses ports 0 and above 65535.
+    match = re.match(r"^[a-z]+://(\[[^]]+\]|[^/:]+)(:(\d+))?", config.get("api_base_url", ""))
+    return match is None or match.group(3) is None or 0 < int(match.group(3)) <= 65535
+
+
 @st.composite
 def valid_configs(draw) -> Dict[str, Any]:
-    config = draw(from_schema(_schema_without(["start_date"])).filter(_no_control_characters))
+    config = draw(from_schema(_schema_without(["start_date"])).filter(_no_control_characters).filter(_real_port))
     if draw(st.booleans()):
         config["start_date"] = draw(real_start_dates)
     return config
@@ -235,17 +368,30 @@ def _wrong_type(schema: Dict[str, Any]) -> st.SearchStrategy:
                        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
     if schema["type"] == "integer":
         return st.one_of(others, st.text(min_size=1, max_size=5))  # "" means unset for an optional field
+    if schema["type"] == "number":
+        return st.one_of(st.booleans(), st.text(min_size=1, max_size=5), st.lists(st.integers(), max_size=3))
+    if schema["type"] == "array":
+        return st.one_of(st.booleans(), floats, st.integers(), st.text(min_size=1, max_size=5))
     return others  # whole numbers are accepted for the numeric IDs, so ints are not "wrong" for strings
 
 
 @st.composite
 def broken_configs(draw) -> Tuple[Dict[str, Any], str]:
-    """A valid config with one field broken: wrong type, pattern-breaking text, out of range or too long."""
+    """A valid config with one field broken: wrong type, pattern-breaking text, out of range, too long,
+    not a multiple of its step, or a list item that is not allowed."""
     config = draw(valid_configs())
-    kind = draw(st.sampled_from(["type", "pattern", "range", "length"]))
+    kind = draw(st.sampled_from(["type", "pattern", "range", "length", "step", "items"]))
     if kind == "type":
-        field = draw(st.sampled_from(STRING_FIELDS + INTEGER_FIELDS))
+        field = draw(st.sampled_from(STRING_FIELDS + INTEGER_FIELDS + NUMBER_FIELDS + ARRAY_FIELDS))
         config[field] = draw(_wrong_type(PROPERTIES[field]))
+    elif kind == "step":
+        field = draw(st.sampled_from(STEPPED_FIELDS))
+        step = PROPERTIES[field]["multipleOf"]
+        config[field] = draw(st.integers(min_value=0, max_value=20)) * step + step / 2
+    elif kind == "items":
+        field = draw(st.sampled_from(ARRAY_FIELDS))
+        allowed = PROPERTIES[field]["items"]["enum"]
+        config[field] = draw(st.lists(st.text(max_size=8).filter(lambda item: item not in allowed), min_size=1, max_size=2))
     elif kind == "pattern":
         field = draw(st.sampled_from(PATTERN_FIELDS))
         pattern = PROPERTIES[field]["pattern"]
@@ -287,7 +433,9 @@ def test_every_broken_field_is_refused_with_a_message_naming_it(case):
 
 def test_property_strategies_cover_every_field():
     """The mutations above reach every field of the spec (so a new field cannot escape them)."""
-    covered = set(STRING_FIELDS + INTEGER_FIELDS)
+    covered = set(STRING_FIELDS + INTEGER_FIELDS + NUMBER_FIELDS + ARRAY_FIELDS)
     assert covered == set(PROPERTIES), set(PROPERTIES) - covered
     assert {"account_id", "project_id", "key_id", "key_secret", "api_base_url", "start_date"} <= set(PATTERN_FIELDS)
-    assert set(RANGED_FIELDS) == set(INTEGER_FIELDS)
+    assert set(RANGED_FIELDS) == set(INTEGER_FIELDS + NUMBER_FIELDS)
+    assert set(STEPPED_FIELDS) == set(NUMBER_FIELDS)
+    assert all("enum" in PROPERTIES[name]["items"] for name in ARRAY_FIELDS)

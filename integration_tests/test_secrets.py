@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
-from integration_tests.simulator import ConvertSimulator, Dataset, Fault
-from integration_tests.simulator import server as simulator_server
+from simulator import ConvertSimulator, Dataset, Fault
+from simulator import server as simulator_server
 
 SECRET = "CANARY-k3y-s3cr3t-9f2c7e1d4b"
 WRONG_SECRET = "CANARY-wr0ng-s3cr3t-61be0a77"
@@ -103,24 +103,24 @@ def scenario_healthy() -> Outcome:
 
 # One read where every stream meets a different failure mode (each stream fails or recovers on its own).
 FAULTED_STREAMS = {
-    "experiences": Fault(429, times=10**6, path_regex=EXP_LIST, retry_after=0),
+    "tags": Fault(429, times=10**6, path_regex=r"/tags$", retry_after=0),  # the manifest's check stream
     "goals": Fault(503, times=10**6, path_regex=r"/goals$", retry_after=0),
     "audiences": Fault(kind="not_json", times=10**6, path_regex=r"/audiences$", retry_after=0),
     "locations": Fault(kind="no_data", times=10**6, path_regex=r"/locations$", retry_after=0),
     "hypotheses": Fault(404, times=1, path_regex=r"/hypotheses$"),
-    "tags": Fault(kind="reset", times=1, path_regex=r"/tags$"),
+    "experiences": Fault(kind="reset", times=1, path_regex=EXP_LIST),
     "domains": Fault(500, times=2, path_regex=r"/domains$", retry_after=0,
                      body='{"code":500,"message":"Too many requests"}'),
     "observations": None,  # its first request is judged expired (see _ExpiringSpy)
 }
-FAILING = {"experiences", "goals", "audiences", "locations", "hypotheses"}
+FAILING = {"tags", "goals", "audiences", "locations", "hypotheses"}
 EXPIRED_PATH = r"/observations$"
 
 
 def scenario_faults() -> Outcome:
     faults = [fault for fault in FAULTED_STREAMS.values() if fault is not None]
     return _with_faults("key-faults", faults, {
-        "check": _check(),  # experiences: 429 until the retry budget is spent
+        "check": _check(),  # tags: 429 until the retry budget is spent (before the read too)
         "read": _read(sorted(FAULTED_STREAMS)),
     })
 

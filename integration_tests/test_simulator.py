@@ -12,12 +12,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from integration_tests.simulator import DAY, ConvertSimulator, Dataset, Fault
-from integration_tests.simulator.signing import compute_signature, verify_request
+from simulator import DAY, ConvertSimulator, Dataset, Fault
+from simulator.signing import compute_signature, verify_request
 
 ACC = "/accounts/100001"
 PRJ = ACC + "/projects/200002"
@@ -58,6 +59,18 @@ def page_all(sim, path, body, per_page=50):
         ids += [rec["id"] for rec in payload["data"]]
         if len(payload["data"]) < per_page:
             return ids, first_extra, page
+        page += 1
+
+
+def records_all(sim, path, body, per_page=50):
+    """All records (not just ids) across pages."""
+    out, page = [], 1
+    while True:
+        r = call(sim, "POST", path, dict(body, page=page, results_per_page=per_page))
+        assert r.status_code == 200, r.text
+        out += r.json()["data"]
+        if len(r.json()["data"]) < per_page:
+            return out
         page += 1
 
 
@@ -184,14 +197,30 @@ def test_scoping_errors(sim):
 
 
 # --------------------------------------------------------------------------- paging
+# Every status the reference documents for each list whose body takes a ``status`` filter.
+STATUSES = {
+    "experiences": ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"],
+    "goals": ["active", "archived"],
+    "audiences": ["active", "archived"],
+    "locations": ["active", "archived"],
+    "hypotheses": ["applied", "archived", "completed", "draft", "proven", "disproven"],
+    "knowledge-bases": ["active", "archived"],
+    "observations": ["active", "archived"],
+}
+
+
+def every_status(collection):
+    return {"status": STATUSES[collection]}
+
+
 @pytest.mark.parametrize("collection, body, expected", [
-    ("experiences", {"sort_by": "id", "sort_direction": "asc"}, 120),
-    ("goals", {"sort_by": "id", "sort_direction": "asc"}, 37),
-    ("audiences", {"sort_by": "id"}, 12),
-    ("locations", {}, 8),
-    ("hypotheses", {"sort_by": "id"}, 23),
-    ("knowledge-bases", {"sort_by": "updated_at", "sort_direction": "asc"}, 51),
-    ("observations", {"sort_by": "name"}, 50),
+    ("experiences", {"sort_by": "id", "sort_direction": "asc", **every_status("experiences")}, 120),
+    ("goals", {"sort_by": "id", "sort_direction": "asc", **every_status("goals")}, 37),
+    ("audiences", {"sort_by": "id", **every_status("audiences")}, 12),
+    ("locations", every_status("locations"), 8),
+    ("hypotheses", {"sort_by": "id", **every_status("hypotheses")}, 23),
+    ("knowledge-bases", {"sort_by": "updated_at", "sort_direction": "asc", **every_status("knowledge-bases")}, 51),
+    ("observations", {"sort_by": "name", **every_status("observations")}, 50),
     ("tags", {}, 9),
     ("domains", {}, 3),
     ("features", {}, 0),
@@ -223,10 +252,10 @@ def test_projects_default_to_web(sim):
 
 def test_only_count_and_pagination_off():
     with ConvertSimulator(pagination_count=False) as no_count:
-        r = call(no_count, "POST", PRJ + "/goals", {"results_per_page": 50})
+        r = call(no_count, "POST", PRJ + "/goals", {"results_per_page": 50, **every_status("goals")})
         assert r.json()["extra"] == {} and len(r.json()["data"]) == 37
     with ConvertSimulator() as counted:
-        r = call(counted, "POST", PRJ + "/goals", {"onlyCount": True})
+        r = call(counted, "POST", PRJ + "/goals", {"onlyCount": True, **every_status("goals")})
         assert r.json()["data"] == [] and r.json()["extra"]["pagination"]["items_count"] == 37
 
 
@@ -359,20 +388,292 @@ def test_daily_report_day_counts(fresh):
     assert [g["goal_id"] for g in agg["reportData"]] == active["goals"]
 
 
+# --------------------------------------------------------------------------- change-history id styles
+def scalars(value):
+    """Every scalar inside a JSON value."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from scalars(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from scalars(item)
+    else:
+        yield value
+
+
+_EVENT_KEYS = {"id", "timestamp", "event", "method", "author_id", "project_id", "data"}
+
+
+def _object_naming(style, obj, object_id):
+    """The keys of a rendered event that name the changed object, with their values, per style."""
+    return {"object_id": {"object": obj, "object_id": object_id},
+            "objectId": {"object": obj, "objectId": object_id},
+            "object_mapping": {"object": {"type": obj, "id": object_id}},
+            "typed": {"object": obj, f"{obj}_id": object_id},
+            "none": {"object": obj}}[style]
+
+
+def _history_of(server, filter_name, object_id):
+    r = call(server, "POST", PRJ + "/change-history", {filter_name: [object_id], "results_per_page": 50,
+                                                       "expand": ["project"]})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+@pytest.mark.parametrize("style", ["object_id", "objectId", "object_mapping", "typed", "none"])
+def test_history_id_styles(style):
+    with ConvertSimulator(dataset=Dataset.generate(seed=7), history_id_style=style) as server:
+        added = {"goal": server.dataset.add_history_event(object="goal", object_id=600005),
+                 "experience": server.dataset.add_history_event(object="experience", object_id=300004)}
+        for obj, filter_name in (("goal", "goals"), ("experience", "experiences")):
+            object_id = added[obj]["object_id"]
+            events = _history_of(server, filter_name, object_id)  # the server-side id filter still works
+            assert added[obj]["id"] in [e["id"] for e in events]
+            with server.dataset.lock:
+                expected = sorted(e["id"] for e in server.dataset.records(200002, "change-history")
+                                  if (e["object"], e["object_id"]) == (obj, object_id))
+            assert sorted(e["id"] for e in events) == expected
+            naming = _object_naming(style, obj, object_id)
+            for event in events:
+                assert event["project"]["id"] == 200002
+                assert set(event) - {"project"} == _EVENT_KEYS | set(naming)
+                assert {key: event[key] for key in naming} == naming
+                if style == "none":
+                    assert object_id not in list(scalars(event))
+        only_goals = call(server, "POST", PRJ + "/change-history", {"objects": ["goal"], "results_per_page": 50})
+        kinds = [e["object"]["type"] if style == "object_mapping" else e["object"] for e in only_goals.json()["data"]]
+        assert kinds and set(kinds) == {"goal"}
+
+
+def test_unknown_history_id_style_is_refused():
+    with pytest.raises(ValueError, match="history_id_style"):
+        ConvertSimulator(history_id_style="object-id")
+
+
+# --------------------------------------------------------------------------- status filters
+@pytest.mark.parametrize("collection", sorted(STATUSES))
+def test_default_status_hides_archived_and_deleted(fresh, collection):
+    ds = fresh.dataset
+    if collection == "experiences":  # give the list every kind of status
+        ds.delete_experience(_first(ds, "active")["id"])
+        ds.update_experience(_first(ds, "draft")["id"], status="scheduled")
+    by_status = {}
+    with ds.lock:
+        for rec in ds.records(200002, collection):
+            by_status.setdefault(rec["status"], set()).add(rec["id"])
+    hidden = by_status.get("archived", set()) | by_status.get("deleted", set())
+    everything = set().union(*by_status.values())
+    assert hidden and everything - hidden
+    path = PRJ + "/" + collection
+    for body in ({}, {"status": None}, {"status": []}):
+        ids = page_all(fresh, path, body)[0]
+        assert set(ids) == everything - hidden and len(ids) == len(everything - hidden)
+    counted = call(fresh, "POST", path, {"onlyCount": True}).json()["extra"]["pagination"]["items_count"]
+    assert counted == len(everything - hidden)
+    assert set(page_all(fresh, path, every_status(collection))[0]) == everything
+    for status in STATUSES[collection]:
+        assert set(page_all(fresh, path, {"status": [status]})[0]) == by_status.get(status, set())
+    if collection == "experiences":
+        assert by_status["deleted"] and by_status["scheduled"]
+
+
+@pytest.mark.parametrize("collection, bad", [
+    ("experiences", "running"), ("experiences", "Active"), ("goals", "deleted"), ("audiences", "paused"),
+    ("locations", "deleted"), ("hypotheses", "active"), ("knowledge-bases", "deleted"), ("observations", "draft"),
+])
+def test_status_outside_the_reference_is_422(sim, collection, bad):
+    r = call(sim, "POST", PRJ + "/" + collection, {"status": [STATUSES[collection][0], bad]})
+    assert r.status_code == 422
+    assert r.json() == {"code": 422, "message": ["status [1] must be one of: " + ", ".join(STATUSES[collection])],
+                        "parameters": ["status"]}
+    scalar = call(sim, "POST", PRJ + "/" + collection, {"status": STATUSES[collection][0]})
+    assert scalar.status_code == 422 and scalar.json()["parameters"] == ["status"]
+
+
+def test_features_have_no_status_default(fresh):
+    ds = fresh.dataset
+    feature = ds.records(200003, "features")[0]["id"]
+    ds.update_object("features", feature, project_id=200003, status="archived")
+    listed = call(fresh, "POST", ACC + "/projects/200003/features", {"results_per_page": 50}).json()["data"]
+    assert {"id": feature, "status": "archived"}.items() <= next(f for f in listed if f["id"] == feature).items()
+
+
+def _newest_event(server):
+    return call(server, "POST", PRJ + "/change-history", {"results_per_page": 1}).json()["data"][0]
+
+
+def test_delete_and_archive_write_history(fresh):
+    ds = fresh.dataset
+    running = _first(ds, "active")
+    deleted = ds.delete_experience(running["id"])
+    assert deleted["status"] == "deleted" and deleted["end_time"] == ds.now
+    assert {v["status"] for v in deleted["variations"]} == {"stopped"}
+    event = _newest_event(fresh)
+    assert (event["event"], event["object"], event["object_id"]) == ("experience.delete", "experience", running["id"])
+    assert call(fresh, "GET", PRJ + f"/experiences/{running['id']}").json()["status"] == "deleted"
+    assert call(fresh, "POST", PRJ + "/experiences", {"only": [running["id"]]}).json()["data"] == []
+    assert [e["id"] for e in call(fresh, "POST", PRJ + "/experiences",
+                                  {"only": [running["id"]], "status": ["deleted"]}).json()["data"]] == [running["id"]]
+    done = _first(ds, "completed")
+    ds.update_experience(done["id"], status="archived")
+    event = _newest_event(fresh)
+    assert (event["event"], event["object_id"]) == ("experience.update", done["id"])
+    assert event["data"]["changed_fields"] == ["status"]
+    goal = next(g["id"] for g in ds.records(200002, "goals") if g["status"] == "active")
+    ds.update_object("goals", goal, status="archived")
+    event = _newest_event(fresh)
+    assert (event["event"], event["object"], event["object_id"]) == ("goal.update", "goal", goal)
+    assert goal not in page_all(fresh, PRJ + "/goals", {})[0]
+    assert goal in page_all(fresh, PRJ + "/goals", {"status": ["archived"]})[0]
+
+
+# --------------------------------------------------------------------------- report time zone
+OFFSETS = [0, 19800, -18000]
+
+
+def local_midnight(timestamp, offset):
+    """UTC seconds of the local (UTC+offset) midnight starting the day that contains ``timestamp``."""
+    return timestamp - (timestamp + offset) % DAY
+
+
+def report(server, exp_id, kind, body):
+    r = call(server, "POST", PRJ + f"/experiences/{exp_id}/{kind}", body)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def _revenue_goals(ds):
+    return {g["id"] for g in ds.records(200002, "goals") if g["type"] == "revenue"}
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_daily_report_days_are_local_days(sim, offset):
+    ds = sim.dataset
+    for exp in (_first(ds, "active"), _first(ds, "completed")):
+        first, last = local_midnight(exp["start_time"], offset), local_midnight(exp["end_time"] or ds.now, offset)
+        expected = list(range(first, last + 1, DAY))
+        data = report(sim, exp["id"], "daily_report", {"goal": exp["goals"][0], "utc_offset": offset})
+        for variation in data["reportData"]["variations"]:
+            assert [day["timestamp"] for day in variation["stats"]] == expected
+        window = {"goal": exp["goals"][0], "utc_offset": offset, "start_time": expected[1], "end_time": expected[2]}
+        for variation in report(sim, exp["id"], "daily_report", window)["reportData"]["variations"]:
+            assert [day["timestamp"] for day in variation["stats"]] == expected[1:3]
+
+
+def test_local_day_numbers_are_keyed_by_the_local_date(sim):
+    exp = max(sim.dataset.started_experiences(), key=lambda e: len(sim.dataset.run_days(e)))
+    by_date = {}
+    for offset in (0, 19800):
+        stats = report(sim, exp["id"], "daily_report", {"goal": exp["goals"][0], "utc_offset": offset})
+        by_date[offset] = {d.pop("timestamp") + offset: d for d in stats["reportData"]["variations"][0]["stats"]}
+    inner = sorted(set(by_date[0]) & set(by_date[19800]))[1:-1]  # whole local days of both offsets
+    assert len(inner) >= 3 and all(by_date[0][d] == by_date[19800][d] for d in inner)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_daily_sums_equal_aggregated_totals(sim, offset):
+    ds = sim.dataset
+    revenue_goals = _revenue_goals(ds)
+    with_revenue = [e for e in ds.started_experiences() if set(e["goals"]) & revenue_goals
+                    and len(ds.run_days(e, offset)) >= 6]
+    picks = [next(e for e in with_revenue if e["status"] == "active"),
+             next(e for e in with_revenue if e["status"] == "completed")]
+    for exp in picks:
+        days = ds.run_days(exp, offset)
+        windows = [{}, {"start_time": None, "end_time": None}, {"start_time": days[2], "end_time": days[-3]},
+                   {"start_time": days[len(days) // 2]}, {"end_time": days[1]}]
+        for window in windows:
+            for goal in exp["goals"]:
+                body = {"utc_offset": offset, **window}
+                agg = report(sim, exp["id"], "aggregated_report", dict(body, goals=[goal]))["reportData"]
+                assert [g["goal_id"] for g in agg] == [goal]
+                totals = {v["id"]: v for v in agg[0]["variations"]}
+                metric = "avg_revenue_per_visitor" if goal in revenue_goals else "conversion_rate"
+                daily = report(sim, exp["id"], "daily_report", dict(body, goal=goal, metric=metric))
+                assert {v["id"] for v in daily["reportData"]["variations"]} == set(totals)
+                for variation in daily["reportData"]["variations"]:
+                    stats, total = variation["stats"], totals[variation["id"]]
+                    assert stats
+                    assert sum(d["visitors"] for d in stats) == total["visitors"]
+                    assert sum(d["totals"]["conversions"] for d in stats) == total["conversion_data"]["conversions"]
+                    assert sum(d["totals"]["revenue"] for d in stats) == pytest.approx(
+                        total["revenue_data"]["total_revenue"], abs=0.005)
+                    assert sum(d["totals"]["products"] for d in stats) == total["products_data"]["total_products"]
+                    money = (total["revenue_data"]["total_revenue"], total["products_data"]["total_products"])
+                    if goal in revenue_goals:
+                        assert money[0] > 0 and money[1] > 0
+                        assert all(d["value"] == round(d["totals"]["revenue"] / d["visitors"], 6) for d in stats)
+                    else:
+                        assert money == (0, 0)
+
+
+def test_report_bounds_accept_null_and_offset_is_validated(sim):
+    exp = _first(sim.dataset, "active")
+    goal = exp["goals"][0]
+    unbounded = report(sim, exp["id"], "daily_report", {"goal": goal})
+    assert report(sim, exp["id"], "daily_report",
+                  {"goal": goal, "start_time": None, "end_time": None, "utc_offset": None}) == unbounded
+    for edge in (-43200, 50400):
+        report(sim, exp["id"], "daily_report", {"utc_offset": edge})
+    for kind in ("daily_report", "aggregated_report"):
+        for bad, message in ((50401, "utc_offset must be less than or equal to 50400"),
+                             (-43201, "utc_offset must be greater than or equal to -43200"),
+                             ("3600", "utc_offset must be an integer"), (3600.5, "utc_offset must be an integer")):
+            r = call(sim, "POST", PRJ + f"/experiences/{exp['id']}/{kind}", {"utc_offset": bad})
+            assert r.status_code == 422
+            assert r.json() == {"code": 422, "message": [message], "parameters": ["utc_offset"]}
+        r = call(sim, "POST", PRJ + f"/experiences/{exp['id']}/{kind}", {"end_time": "today"})
+        assert r.status_code == 422 and r.json()["parameters"] == ["end_time"]
+
+
+# --------------------------------------------------------------------------- data clock
+@pytest.mark.parametrize("shift_days", [-200, 200])
+def test_data_clock_far_from_the_machine_clock(shift_days):
+    ds = Dataset.generate(seed=7, now=int(time.time()) + shift_days * DAY)
+    with ConvertSimulator(dataset=ds) as server:  # signatures still expire on the machine clock
+        newest = call(server, "POST", PRJ + "/change-history", {"results_per_page": 50}).json()["data"]
+        assert ds.now - 400 * DAY <= min(e["timestamp"] for e in newest)
+        assert max(e["timestamp"] for e in newest) <= ds.now
+        exps = records_all(server, PRJ + "/experiences", {"include": ["min_running_timestamp", "max_running_timestamp"],
+                                                           **every_status("experiences")})
+        assert len(exps) == 120
+        for exp in exps:
+            assert exp["start_time"] <= ds.now and exp["end_time"] <= ds.now
+            if exp["status"] == "active":
+                assert exp["min_running_timestamp"] == exp["start_time"] and exp["max_running_timestamp"] == ds.now
+            elif exp["start_time"]:
+                assert exp["max_running_timestamp"] == exp["end_time"] < ds.now
+        running = _first(ds, "active")
+        for offset in OFFSETS:
+            stats = report(server, running["id"], "daily_report",
+                           {"goal": running["goals"][0], "utc_offset": offset})["reportData"]["variations"][0]["stats"]
+            assert stats[-1]["timestamp"] == local_midnight(ds.now, offset) == ds.local_today(offset)
+        assert ds.add_history_event(object="goal")["timestamp"] == ds.now
+        assert ds.add_experience(status="active")["start_time"] == ds.now
+        ds.advance_days(1)
+        stats = report(server, running["id"], "daily_report", {"goal": running["goals"][0]})
+        assert stats["reportData"]["variations"][0]["stats"][-1]["timestamp"] == ds.today == local_midnight(ds.now, 0)
+
+
 # --------------------------------------------------------------------------- CLI
 def test_cli_serves_and_exits_cleanly(tmp_path):
     cfg = tmp_path / "config.json"
-    proc = subprocess.Popen([sys.executable, "-m", "integration_tests.simulator", "--port", "0",
-                             "--config-out", str(cfg)], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0",
+                             "--history-id-style", "typed", "--config-out", str(cfg)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("Convert simulator listening on http://127.0.0.1:")
         config = json.loads(cfg.read_text())
         assert config["api_base_url"] == line.rsplit(" ", 1)[1]
+        server = SimpleNamespace(base_url=config["api_base_url"], key_id=config["key_id"],
+                                 key_secret=config["key_secret"])
+        answer = call(server, "POST", PRJ + "/change-history", {"objects": ["goal"], "results_per_page": 1})
+        event = answer.json()["data"][0]
+        assert isinstance(event["goal_id"], int) and "object_id" not in event
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
-    refused = subprocess.run([sys.executable, "-m", "integration_tests.simulator", "--host", "0.0.0.0"],
+    refused = subprocess.run([sys.executable, "-m", "simulator", "--host", "0.0.0.0"],
                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert refused.returncode != 0 and "refusing" in refused.stderr

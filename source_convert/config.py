@@ -1,12 +1,19 @@
-"""Config validation with messages that name the field and say what was expected, and spec defaults."""
+"""The connector's config, validated and normalized in one place (``validate_config``).
+
+Messages name the field and say what was expected, never a secret value. The normalized config has
+whole-number IDs as strings, no blank optional fields, ``start_date`` as ``YYYY-MM-DDTHH:MM:SSZ`` and
+every spec default filled in, so the manifest and the components read one complete config.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Dict, List, Mapping
+from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -26,14 +33,8 @@ def connection_specification() -> Mapping[str, Any]:
     return json.loads(text)["connectionSpecification"]
 
 
-def secret_fields() -> List[str]:
-    """Names of the fields marked ``airbyte_secret``."""
-    properties = connection_specification()["properties"]
-    return [name for name, schema in properties.items() if schema.get("airbyte_secret")]
-
-
-def normalize_config(config: Mapping[str, Any]) -> Dict[str, Any]:
-    """Return a copy with whole-number IDs as strings, blank optionals removed and spec defaults filled."""
+def _normalized(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """A copy with whole-number IDs as strings, blank optionals removed and spec defaults filled."""
     normalized = dict(config)
     for name in _ID_FIELDS:
         value = normalized.get(name)
@@ -52,7 +53,7 @@ def normalize_config(config: Mapping[str, Any]) -> Dict[str, Any]:
         normalized["start_date"] = start + "T00:00:00Z"
     for name, schema in connection_specification()["properties"].items():
         if name not in normalized and "default" in schema:
-            normalized[name] = schema["default"]
+            normalized[name] = copy.deepcopy(schema["default"])  # never the cached spec's own list
     return normalized
 
 
@@ -60,7 +61,7 @@ def validate_config(config: Any) -> Dict[str, Any]:
     """Validate against ``spec.json`` and return the normalized config, or raise ``ConfigError``."""
     if not isinstance(config, Mapping):
         raise ConfigError(f"The config must be a JSON object, got {type(config).__name__}.")
-    normalized = normalize_config(config)
+    normalized = _normalized(config)
     schema = connection_specification()
     errors = sorted(Draft7Validator(schema).iter_errors(normalized), key=_error_order)
     problems = [_describe(error, schema) for error in errors]
@@ -102,6 +103,14 @@ def _describe(error: ValidationError, schema: Mapping[str, Any]) -> str:
         return f"{label} must be at least {error.validator_value}.{shown}"
     if validator == "maximum":
         return f"{label} must be at most {error.validator_value}.{shown}"
+    if validator == "multipleOf":
+        return f"{label} must be a multiple of {error.validator_value:g}.{shown}"
+    if validator == "enum":
+        return f"{label} must be one of {', '.join(map(repr, error.validator_value))}.{shown}"
+    if validator == "minItems":
+        return f"{label} must list at least {error.validator_value} item(s)."
+    if validator == "uniqueItems":
+        return f"{label} must not list an item twice.{shown}"
     return f"{label} is invalid: expected {validator} {error.validator_value!r}.{shown}"
 
 
@@ -116,13 +125,23 @@ def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
     start = config.get("start_date")
     if start is not None:
         try:
-            parse_start_date(start)
+            _parse_start_date(start)
         except ValueError:
             problems.append(f"'start_date' (Start Date) is not a real calendar date or time. Got {_show(start)}.")
+    url = config.get("api_base_url")
+    if isinstance(url, str) and not _port_is_valid(url):  # the pattern allows any five digits
+        problems.append(f"'api_base_url' (API Base URL) must have a port from 1 to 65535. Got {_show(url)}.")
     return problems
 
 
-def parse_start_date(value: str) -> dt.datetime:
+def _port_is_valid(url: str) -> bool:
+    try:
+        return urlsplit(url).port != 0
+    except ValueError:
+        return False
+
+
+def _parse_start_date(value: str) -> dt.datetime:
     """Parse ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SSZ`` as a UTC datetime."""
     text = value[:-1] + "+00:00" if value.endswith("Z") else value + "T00:00:00+00:00"
     if len(text) not in (25,):

@@ -1,44 +1,96 @@
-"""Command-line entrypoint: ``source-convert spec|check|discover|read``.
+"""``source-convert spec|check|discover|read``: the one entrypoint of the shell, the Docker image and PyAirbyte.
 
-``spec`` is answered from ``spec.json`` without importing the CDK (about a second of start-up, and
-the platform asks for the spec often); every other command goes to ``commands.py``.
+Before the CDK's ``launch`` runs the command, the input files are read and ``SourceConvert`` is built
+with the config (validated and normalized there), and ``check`` and ``read`` go through
+``SourceConvert.ensure_usable``. An input or connection that cannot work is reported once: a FAILED
+connection status for ``check``, one error trace and exit code 1 for the other commands.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import pkgutil
+import logging
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+import time
+from typing import Any, List, Optional, Sequence
 
-import orjson
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.exception_handler import init_uncaught_exception_handler
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteErrorTraceMessage,
+    AirbyteMessage,
+    AirbyteMessageSerializer,
+    AirbyteTraceMessage,
+    FailureType,
+    Status,
+    TraceType,
+    Type,
+)
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-# What the CDK's serializer writes for a spec.json with these keys: the protocol's field order,
-# and the two flags it always includes. unit_tests/test_spec_line.py holds this to the CDK's output.
-_SPEC_FIELD_ORDER = ("connectionSpecification", "documentationUrl", "changelogUrl")
-_SPEC_FLAGS = {"supportsNormalization": False, "supportsDBT": False}
-
-
-def spec_line() -> Optional[str]:
-    """The SPEC message for ``spec.json``; None when the file has keys this shortcut does not order."""
-    spec: Dict[str, Any] = json.loads(pkgutil.get_data("source_convert", "spec.json") or b"{}")
-    if not set(spec) <= set(_SPEC_FIELD_ORDER) or "connectionSpecification" not in spec:
-        return None
-    ordered = {key: spec[key] for key in _SPEC_FIELD_ORDER if spec.get(key) is not None}
-    return orjson.dumps({"type": "SPEC", "spec": {**ordered, **_SPEC_FLAGS}}).decode()
+from source_convert.config import ConfigError
+from source_convert.source import SourceConvert
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:
-    """Answer ``spec`` at once; hand every other command to the CDK-based ``commands.run_command``."""
+    """Build the source from the command's files, make sure it can work, then hand over to the CDK."""
     arguments: List[str] = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["spec"] and set(arguments[1:]) <= {"--debug"}:
-        line = spec_line()
-        if line is not None:
-            print(line, flush=True)
-            return
-    from source_convert.commands import run_command  # imports the CDK: about a second
+    logger = logging.getLogger("airbyte")
+    init_uncaught_exception_handler(logger)  # as launch() does: an unexpected crash is a trace, not a bare traceback
+    parsed = AirbyteEntrypoint.parse_args(arguments)
+    command = parsed.command
+    try:
+        source = _source(parsed)
+        if command in ("check", "read"):
+            source.ensure_usable(logger, command)
+    except ConfigError as error:
+        sys.exit(_refuse(command, str(error), FailureType.config_error))
+    except AirbyteTracedException as error:
+        sys.exit(_refuse(command, error.message or str(error), error.failure_type))
+    launch(source, arguments)
 
-    run_command(arguments)
+
+def _source(parsed: argparse.Namespace) -> SourceConvert:
+    config_path, catalog_path, state_path = (getattr(parsed, name, None) for name in ("config", "catalog", "state"))
+    config = _read_config(config_path) if config_path else None
+    if config_path and not isinstance(config, dict):  # null would read as "no config"
+        raise ConfigError(f"The config file {config_path!r} must hold a JSON object, got {type(config).__name__}.")
+    try:
+        catalog = SourceConvert.read_catalog(catalog_path) if catalog_path else None
+        state = SourceConvert.read_state(state_path) if state_path else None
+    except Exception as error:  # a catalog or state file that is not what Airbyte writes
+        raise ConfigError(f"The catalog or state file is not valid: {error.__class__.__name__}: {str(error)[:300]}") from None
+    return SourceConvert(catalog=catalog, config=config, state=state)
+
+
+def _read_config(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"The config file {path!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"The config file {path!r} cannot be read: {error.__class__.__name__}.") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"The config file {path!r} is not valid JSON (line {error.lineno}, column {error.colno}).") from None
+
+
+def _refuse(command: str, text: str, failure_type: FailureType) -> int:
+    """Print the failure the way Airbyte expects and return the exit code: a FAILED status for check
+    (exit 0), one error trace otherwise (exit 1)."""
+    if command == "check":
+        status = AirbyteConnectionStatus(status=Status.FAILED, message=text)
+        _print(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
+        return 0
+    error = AirbyteErrorTraceMessage(message=text, internal_message=text, failure_type=failure_type)
+    _print(AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=time.time() * 1000, error=error)))
+    return 1
+
+
+def _print(message: AirbyteMessage) -> None:
+    print(json.dumps(AirbyteMessageSerializer.dump(message)), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from airbyte_cdk.models.airbyte_protocol import AirbyteStateBlob
 
 LOGGER = logging.getLogger("airbyte")
 
-_UNIX_CURSORS = ("timestamp", "changed_at")
+_UNIX_CURSORS = ("timestamp", "changed_at", "updated_at", "ran_until")
 _DAY_CURSORS = ("day",)
 _PARTITIONED_KEYS = {"use_global_cursor", "state", "states", "parent_state", "lookback_window"}
 

@@ -1,16 +1,27 @@
-"""The HMAC authenticator signs the final prepared request, afresh on every call."""
+"""The HMAC authenticator signs the final prepared request, afresh on every call.
+
+Expected signatures are computed here with ``hmac`` over the documented sign string, not with the
+connector's signing module.
+"""
 
 import hashlib
 import hmac
 
+import pytest
 import requests
 
 from source_convert.components import authenticator as auth_module
-from source_convert.components.authenticator import ConvertHmacAuthenticator
+from source_convert.components.authenticator import ConvertHmacAuthenticator, shared_budget
 from source_convert.components.pacing import RequestBudget
 
 CONFIG = {"key_id": "kid-1", "key_secret": "s3cr3t-value-xyz", "requests_per_minute": ""}
 URL = "http://127.0.0.1:9/api/v2/accounts/1/projects/2/goals"
+NOW = 1_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setattr(auth_module, "now", lambda: NOW)
 
 
 def make_authenticator(**overrides):
@@ -28,85 +39,91 @@ def prepared(json_body=None):
     return requests.Request("POST" if json_body is not None else "GET", URL, json=json_body).prepare()
 
 
-def expected_signature(expires, url, body):
+def expected_authorization(expires: str, url: str, body: str) -> str:
     message = "\n".join(["kid-1", expires, url, body]).encode()
-    return hmac.new(b"s3cr3t-value-xyz", message, hashlib.sha256).hexdigest()
+    return "Convert-HMAC-SHA256 Signature=" + hmac.new(b"s3cr3t-value-xyz", message, hashlib.sha256).hexdigest()
 
 
-def test_post_body_is_sent_compact_and_signed_as_sent(monkeypatch):
-    monkeypatch.setattr(auth_module, "now", lambda: 1_000_000.0)
+def test_post_body_is_sent_compact_and_signed_as_sent():
     request = make_authenticator()(prepared({"page": 2, "search": "é/ü"}))
     assert request.body == '{"page":2,"search":"é/ü"}'.encode()
     assert request.headers["Content-Length"] == str(len(request.body))
-    assert request.headers["Expires"] == "1000300"
+    assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Convert-Application-ID"] == "kid-1"
-    signature = expected_signature("1000300", URL, request.body.decode())
-    assert request.headers["Authorization"] == f"Convert-HMAC-SHA256 Signature={signature}"
+    assert request.headers["Expires"] == "1000300"
+    assert request.headers["Authorization"] == expected_authorization("1000300", URL, request.body.decode())
 
 
-def test_get_signs_empty_body_and_full_url_with_query():
+def test_the_ttl_comes_from_the_component_definition():
+    request = make_authenticator(expires_in_seconds="{{ 60 * 2 }}")(prepared({"page": 1}))
+    assert request.headers["Expires"] == "1000120"
+
+
+def test_a_get_signs_the_empty_body_and_the_url_as_sent_with_its_query():
     request = requests.Request("GET", URL, params={"include[]": ["stats"]}).prepare()
     request = make_authenticator()(request)
-    assert request.url.endswith("?include%5B%5D=stats")
-    signature = expected_signature(request.headers["Expires"], request.url, "")
-    assert request.headers["Authorization"].endswith(signature)
+    assert request.url == URL + "?include%5B%5D=stats"
+    assert request.body is None
+    assert request.headers["Authorization"] == expected_authorization("1000300", request.url, "")
 
 
 def test_every_call_gets_a_fresh_expires(monkeypatch):
-    clock = iter([1_000_000.0, 1_000_090.0])
+    clock = iter([NOW, NOW + 90])
     monkeypatch.setattr(auth_module, "now", lambda: next(clock))
     authenticator = make_authenticator()
     request = authenticator(prepared({"page": 1}))
-    first = (request.headers["Expires"], request.headers["Authorization"])
     request = authenticator(request)  # what the CDK does before a retry
     assert request.headers["Expires"] == "1000390"
-    assert (request.headers["Expires"], request.headers["Authorization"]) != first
+    assert request.headers["Authorization"] == expected_authorization("1000390", URL, '{"page":1}')
     assert request.body == b'{"page":1}'
 
 
-def test_secret_is_not_in_repr_or_headers():
+def test_a_re_sign_in_the_same_second_still_gets_a_later_expires():
+    authenticator = make_authenticator()
+    request = authenticator(prepared({"page": 1}))
+    request = authenticator(request)
+    assert request.headers["Expires"] == "1000301"
+    assert request.headers["Authorization"] == expected_authorization("1000301", URL, '{"page":1}')
+
+
+def test_the_secret_is_in_no_header_and_not_in_repr():
     authenticator = make_authenticator()
     request = authenticator(prepared({"page": 1}))
     assert "s3cr3t" not in repr(authenticator)
     assert all("s3cr3t" not in str(value) for value in request.headers.values())
+    assert authenticator.token == "" and authenticator.get_auth_header() == {}
 
 
-def test_budget_is_waited_on_before_signing(monkeypatch):
-    now = [0.0]
+def test_the_budget_is_waited_on_before_signing(monkeypatch):
+    elapsed = [0.0]
     waits = []
 
     def sleep(seconds):
         waits.append(seconds)
-        now[0] += seconds
+        elapsed[0] += seconds
 
-    budget = RequestBudget(2, clock=lambda: now[0], sleep=sleep)
+    budget = RequestBudget(2, clock=lambda: elapsed[0], sleep=sleep)
     monkeypatch.setattr(auth_module, "shared_budget", lambda key_id, rate: budget)
-    monkeypatch.setattr(auth_module, "now", lambda: 5_000_000.0 + now[0])
+    monkeypatch.setattr(auth_module, "now", lambda: NOW + elapsed[0])
     authenticator = make_authenticator(requests_per_minute="2")
     authenticator(prepared({"page": 1}))
     authenticator(prepared({"page": 2}))
     request = authenticator(prepared({"page": 3}))
-    assert sum(waits) >= 60.0
+    assert waits and sum(waits) >= 60.0
     # signed after the wait: Expires counts from the moment the request may start
-    assert int(request.headers["Expires"]) >= 5_000_000 + 60 + 300
+    assert int(request.headers["Expires"]) >= NOW + 60 + 300
 
 
-def test_budget_allows_per_minute_starts_in_any_window():
-    now = [0.0]
-    budget = RequestBudget(3, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    starts = []
-    for _ in range(7):
-        budget.acquire()
-        starts.append(now[0])
-    for i in range(len(starts) - 3):
-        assert starts[i + 3] - starts[i] >= 60.0
+def test_without_a_rate_no_budget_is_consulted(monkeypatch):
+    def no_budget(key_id, rate):
+        raise AssertionError("no budget was configured")
+
+    monkeypatch.setattr(auth_module, "shared_budget", no_budget)
+    for blank in ("", None, "{{ config.get('requests_per_minute') or '' }}"):
+        make_authenticator(requests_per_minute=blank)(prepared({"page": 1}))
 
 
-def test_a_re_sign_in_the_same_second_still_gets_a_new_expires(monkeypatch):
-    monkeypatch.setattr(auth_module, "now", lambda: 2_000_000.0)
-    authenticator = make_authenticator()
-    request = authenticator(prepared({"page": 1}))
-    first = request.headers["Authorization"]
-    request = authenticator(request)
-    assert request.headers["Expires"] == "2000301"
-    assert request.headers["Authorization"] != first
+def test_streams_signing_with_one_key_share_one_budget_per_rate():
+    assert shared_budget("key-a", 30) is shared_budget("key-a", 30)
+    assert shared_budget("key-a", 30) is not shared_budget("key-b", 30)
+    assert shared_budget("key-a", 30) is not shared_budget("key-a", 60)

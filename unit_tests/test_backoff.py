@@ -216,14 +216,16 @@ def test_retries_are_bounded_and_end_in_a_trace_naming_stream_request_and_status
     assert "HTTP 503" in message
 
 
-def test_bad_key_401_fails_at_once_but_expired_signature_is_retried(monkeypatch):
-    client, adapter, _ = client_for([scripted(401, b'{"code":401,"message":"Invalid signature"}')], monkeypatch)
+def test_a_401_is_retried_once_and_a_second_401_is_a_config_error(monkeypatch):
+    client, adapter, _ = client_for([scripted(401, b'{"code":401,"message":"Invalid signature"}')] * 5, monkeypatch)
     with pytest.raises(AirbyteTracedException) as raised:
         client.send_request("POST", URL, request_kwargs={}, json={"page": 1})
-    assert len(adapter.sent) == 1
+    assert len(adapter.sent) == 2
     assert raised.value.failure_type == FailureType.config_error
     assert "Key ID" in raised.value.message and "Key Secret" in raised.value.message
 
+
+def test_a_401_then_a_success_reads_the_answer(monkeypatch):
     client, adapter, _ = client_for(
         [scripted(401, b'{"code":401,"message":"Expired signature"}'), scripted(200)], monkeypatch
     )
@@ -248,7 +250,7 @@ def test_bad_key_401_fails_at_once_but_expired_signature_is_retried(monkeypatch)
         (response(503), ResponseAction.RETRY),
         (response(504), ResponseAction.RETRY),
         (response(401, b'{"code":401,"message":"Expired signature"}'), ResponseAction.RETRY),
-        (response(401, b'{"code":401,"message":"Invalid signature"}'), ResponseAction.FAIL),
+        (response(401, b'{"code":401,"message":"Invalid signature"}'), ResponseAction.RETRY),  # the first 401
         (response(403, b'{"code":403,"message":"Forbidden"}'), ResponseAction.FAIL),
         (response(404, b'{"code":404,"message":"Not found"}'), ResponseAction.FAIL),
         (response(422, b'{"code":422,"message":["bad include"]}'), ResponseAction.FAIL),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from source_convert.config import ConfigError, normalize_config, validate_config
+from source_convert.config import ConfigError, connection_specification, validate_config
 
 SECRET = "TOP-SECRET-value-123"
 VALID = {"key_id": "kid_1", "key_secret": SECRET, "account_id": "100001", "project_id": "200002"}
@@ -52,6 +52,11 @@ def test_whole_number_ids_are_accepted():
         ({"requests_per_minute": -5}, "'requests_per_minute' (Requests Per Minute) must be at least 1."),
         ({"start_date": "01/02/2025"}, "'start_date' (Start Date) must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ."),
         ({"start_date": "2025-02-30"}, "'start_date' (Start Date) is not a real calendar date or time."),
+        ({"api_base_url": "https://api.convert.com:99999/api/v2"}, "'api_base_url' (API Base URL) must have a port from 1 to 65535."),
+        ({"report_utc_offset_hours": 5.3}, "'report_utc_offset_hours' (Report Time Zone (UTC Offset in Hours)) must be a multiple of 0.25."),
+        ({"daily_report_metrics": ["visitors"]}, "'daily_report_metrics' (Daily Report Metrics) must be one of 'conversion_rate'"),
+        ({"daily_report_metrics": []}, "'daily_report_metrics' (Daily Report Metrics) must list at least 1 item(s)."),
+        ({"daily_report_metrics": ["conversion_rate"] * 2}, "'daily_report_metrics' (Daily Report Metrics) must not list an item twice."),
     ],
 )
 def test_bad_field_gets_specific_message(changes, expected):
@@ -79,8 +84,14 @@ def test_localhost_http_is_allowed_for_the_simulator():
 
 
 def test_blank_optional_fields_are_treated_as_unset():
-    assert normalize_config({**VALID, "start_date": ""})["start_date"] == "2010-01-01T00:00:00Z"
-    assert "requests_per_minute" not in normalize_config({**VALID, "requests_per_minute": None})
+    assert validate_config({**VALID, "start_date": ""})["start_date"] == "2010-01-01T00:00:00Z"
+    assert "requests_per_minute" not in validate_config({**VALID, "requests_per_minute": None})
+
+
+def test_defaults_are_copies_that_a_component_cannot_change_for_the_next_config():
+    first = validate_config(VALID)
+    first["daily_report_metrics"].clear()
+    assert validate_config(VALID)["daily_report_metrics"] == connection_specification()["properties"]["daily_report_metrics"]["default"] != []
 
 
 def test_a_start_date_is_normalized_to_a_utc_timestamp():

@@ -1,7 +1,7 @@
 """metadata.yaml is valid for Airbyte, and the release facts agree everywhere.
 
 * metadata.yaml validates against Airbyte's typed connector metadata model
-  (airbyte-connector-models), and broken copies of it are rejected;
+  (airbyte-connector-models) and says what this connector is;
 * one version everywhere: pyproject.toml == metadata dockerImageTag ==
   Dockerfile `io.airbyte.version` label == newest row of the docs changelog;
 * one image name: metadata dockerRepository == Dockerfile `io.airbyte.name`;
@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
 import tomllib
@@ -19,11 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
-from pydantic import ValidationError
 
 try:
     from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 import (
@@ -142,10 +139,6 @@ def test_metadata_validates_against_airbyte_model() -> None:
     assert str(data.documentation_url) == "https://docs.airbyte.com/integrations/sources/convert"
     assert set(data.tags or []) >= {"language:python", "cdk:low-code"}
     assert data.allowed_hosts is not None and data.allowed_hosts.hosts == ["api.convert.com"]
-
-
-def test_definition_id_is_the_fixed_uuid() -> None:
-    data = ConnectorMetadataDefinitionV0.model_validate(load_metadata()).data
     assert data.definition_id == uuid.UUID(DEFINITION_ID)
 
 
@@ -164,56 +157,6 @@ def test_icon_file_exists_and_is_svg() -> None:
     path = ROOT / icon
     assert path.is_file(), f"metadata icon {icon!r} does not exist"
     assert "<svg" in path.read_text(encoding="utf-8")
-
-
-def _drop(key: str):
-    def mutate(doc: dict[str, Any]) -> None:
-        del doc["data"][key]
-
-    return mutate
-
-
-def _set(key: str, value: Any):
-    def mutate(doc: dict[str, Any]) -> None:
-        doc["data"][key] = value
-
-    return mutate
-
-
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        pytest.param(_drop("definitionId"), id="missing-definitionId"),
-        pytest.param(_drop("dockerRepository"), id="missing-dockerRepository"),
-        pytest.param(_set("definitionId", "not-a-uuid"), id="bad-definitionId"),
-        pytest.param(_set("connectorType", "sauce"), id="wrong-connectorType"),
-        pytest.param(_set("connectorSubtype", "spreadsheet"), id="wrong-connectorSubtype"),
-        pytest.param(_set("releaseStage", "stable"), id="wrong-releaseStage"),
-        pytest.param(_set("documentationUrl", "not a url"), id="bad-documentationUrl"),
-        pytest.param(_set("unknownField", True), id="unknown-field"),
-        pytest.param(
-            lambda doc: doc["data"]["remoteRegistries"]["pypi"].pop("packageName"),
-            id="pypi-without-packageName",
-        ),
-        pytest.param(lambda doc: doc.pop("metadataSpecVersion"), id="missing-metadataSpecVersion"),
-    ],
-)
-def test_broken_metadata_is_rejected(mutate) -> None:
-    broken = copy.deepcopy(load_metadata())
-    mutate(broken)
-    with pytest.raises(ValidationError):
-        ConnectorMetadataDefinitionV0.model_validate(broken)
-
-
-def test_broken_metadata_file_is_rejected(tmp_path: Path) -> None:
-    """The same check, end to end from a file on disk, as a reviewer would break it."""
-    text = METADATA.read_text(encoding="utf-8")
-    broken_text = re.sub(r"(?m)^(\s*)connectorType:\s*source\s*$", r"\1connectorType: sink", text)
-    assert broken_text != text, "could not find `connectorType: source` in metadata.yaml"
-    broken = tmp_path / "metadata.yaml"
-    broken.write_text(broken_text, encoding="utf-8")
-    with pytest.raises(ValidationError):
-        ConnectorMetadataDefinitionV0.model_validate(yaml.safe_load(broken.read_text(encoding="utf-8")))
 
 
 # --------------------------------------------------------------------------- agreement

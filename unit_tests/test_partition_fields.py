@@ -1,4 +1,4 @@
-"""PartitionFields: partition values as integers and constants evaluated once."""
+"""PartitionFields: partition values as integers, slice values as they are, and constants evaluated once."""
 
 from airbyte_cdk.sources.types import StreamSlice
 
@@ -22,3 +22,11 @@ def test_missing_partition_key_leaves_the_field_unset():
     record = {"id": 1}
     transformation.transform(record, stream_slice=StreamSlice(partition={}, cursor_slice={}))
     assert record == {"id": 1}
+
+
+def test_slice_fields_come_from_the_partition_or_its_extra_fields():
+    transformation = PartitionFields(config={}, parameters={}, slice_fields={"metric": "metric", "ran_until": "ran_until"})
+    record = {"id": 1}
+    stream_slice = StreamSlice(partition={"metric": "conversion_rate"}, cursor_slice={}, extra_fields={"ran_until": 1793491200})
+    transformation.transform(record, stream_slice=stream_slice)
+    assert record == {"id": 1, "metric": "conversion_rate", "ran_until": 1793491200}

@@ -13,6 +13,9 @@ from source_convert.state import sanitize_state, usable
     [
         {"timestamp": "1793165394"},
         {"timestamp": 1793165394},
+        {"updated_at": "1793165394"},
+        {"use_global_cursor": True, "state": {"ran_until": "1793165394"},
+         "parent_state": {"started_experiences": {"ran_until": "1793165394"}}},
         {"use_global_cursor": True, "state": {"changed_at": "1795325295"}, "lookback_window": 1,
          "parent_state": {"object_changes": {"timestamp": "1795325295"}}},
         {"use_global_cursor": False, "states": [{"partition": {"experience_id": 1, "goal_id": 2}, "cursor": {"day": "2026-11-01"}}]},

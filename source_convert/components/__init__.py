@@ -3,7 +3,7 @@ report flattening and partitions, change-history re-reads, retries and partition
 
 from source_convert.components.authenticator import ConvertHmacAuthenticator
 from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler
-from source_convert.components.changes import ChangedObjectsPartitionRouter
+from source_convert.components.changes import ChangedObjectReference, ChangedObjectsPartitionRouter
 from source_convert.components.distinct import DistinctRecordFilter
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.paginator import ConvertPageIncrement
@@ -11,11 +11,16 @@ from source_convert.components.partition_fields import PartitionFields
 from source_convert.components.reports import (
     AggregatedReportExtractor,
     DailyReportExtractor,
-    ExperienceGoalPartitionRouter,
+    DailyStateWithoutParent,
+    ExperienceGoalMetricPartitionRouter,
+    RanUntil,
+    RecentExperiencesPartitionRouter,
 )
+from source_convert.components.variations import VariationExtractor
 
 __all__ = [
     "AggregatedReportExtractor",
+    "ChangedObjectReference",
     "ChangedObjectsPartitionRouter",
     "ConvertBackoffStrategy",
     "ConvertDataExtractor",
@@ -23,7 +28,11 @@ __all__ = [
     "ConvertHmacAuthenticator",
     "ConvertPageIncrement",
     "DailyReportExtractor",
+    "DailyStateWithoutParent",
     "DistinctRecordFilter",
-    "ExperienceGoalPartitionRouter",
+    "ExperienceGoalMetricPartitionRouter",
     "PartitionFields",
+    "RanUntil",
+    "RecentExperiencesPartitionRouter",
+    "VariationExtractor",
 ]

@@ -39,6 +39,9 @@ CDK_ADDED_SLEEP_SECONDS = 1.0
 _NOT_ZERO = 1e-9
 
 _RETRY_ACTIONS = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+# Set on a request that Convert answered with 401 once: the CDK re-sends (and our authenticator
+# re-signs) the same request object, so a second 401 for it is the credentials, not the signature.
+_REFUSED_ONCE_ATTR = "_convert_refused_once"
 
 
 def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -138,6 +141,9 @@ def _describe_exception(error: BaseException) -> str:
 class ConvertErrorHandler(DefaultErrorHandler):
     """``DefaultErrorHandler`` whose 2xx answers are judged by their envelope, with messages that say where.
 
+    * A 401 is retried once, re-signed with a fresh ``Expires`` (whatever Convert's message says: an
+      expired or clock-skewed signature looks like a bad key); a second 401 for the same request goes
+      to the filters, which call it a config error.
     * A 2xx answer (other than 204) whose body is not JSON or has no ``data`` is retried with the
       same budget as a 5xx (a truncated or proxy-mangled page is plausibly transient); when the
       retries run out the sync fails with that message, so records are never silently dropped. A
@@ -158,6 +164,10 @@ class ConvertErrorHandler(DefaultErrorHandler):
     ) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
             return self._interpret_success(response_or_exception)
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 401:
+            retry = self._first_refusal(response_or_exception)
+            if retry is not None:
+                return retry
         resolution = super().interpret_response(response_or_exception)
         if resolution.response_action in _RETRY_ACTIONS or (
             resolution.response_action == ResponseAction.FAIL and resolution.failure_type != FailureType.config_error
@@ -168,6 +178,19 @@ class ConvertErrorHandler(DefaultErrorHandler):
                 error_message=f"{self._where(response_or_exception)}: {resolution.error_message or 'no message'}",
             )
         return resolution
+
+    def _first_refusal(self, response: requests.Response) -> Optional[ErrorResolution]:
+        """A RETRY for the first 401 a request gets; ``None`` once it was already retried."""
+        request = response.request
+        if request is None or getattr(request, _REFUSED_ONCE_ATTR, False):
+            return None
+        setattr(request, _REFUSED_ONCE_ATTR, True)
+        return ErrorResolution(
+            response_action=ResponseAction.RETRY,
+            failure_type=FailureType.transient_error,
+            error_message=f"{self._where(response)}: re-signing with a fresh Expires and retrying once "
+            "(if this repeats, check the Key ID, the Key Secret and this machine's clock)",
+        )
 
     def _interpret_success(self, response: requests.Response) -> ErrorResolution:
         if response.status_code == 204:

@@ -34,7 +34,9 @@ def describe_request(response: requests.Response) -> str:
 
 
 def _loads(content: bytes) -> Any:
-    """orjson (a CDK dependency, about 2x faster here); what it refuses (NaN, huge integers) goes to json."""
+    """orjson (a CDK dependency, about 2x faster here); what it refuses (NaN, Infinity) goes to json.
+
+    orjson reads integers beyond 64 bits as floats; Convert's ids and counts are far below that."""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:

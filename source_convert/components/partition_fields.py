@@ -2,7 +2,7 @@
 
 ``AddFields`` renders a Jinja template and ``ast.literal_eval``s the result for every field of every
 record. For values that are the same for a whole partition (``stream_partition.experience_id``,
-``stream_partition.changed_at``) or for the whole stream (``parameters.metric``) this is pure overhead.
+``stream_partition.changed_at``) or for the whole stream (a report's ``utc_offset``) this is pure overhead.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 @dataclass
 class PartitionFields(RecordTransformation):
-    """Sets ``record[name] = int(stream_slice.partition[key])`` for ``integer_fields`` and the
-    ``constant_fields`` (interpolated once, against config and parameters) on every record.
-    A partition without the key leaves the field unset (AddFields would write None there)."""
+    """On every record: ``record[name] = int(partition[key])`` for ``integer_fields``;
+    ``record[name] = partition[key]`` (or the slice's ``extra_fields[key]``) for ``slice_fields``; and the
+    ``constant_fields`` (interpolated once, against config and parameters).
+    A missing or null value leaves the field unset (AddFields would write None there)."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     integer_fields: Mapping[str, str] = field(default_factory=dict)
+    slice_fields: Mapping[str, str] = field(default_factory=dict)
     constant_fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -40,8 +42,13 @@ class PartitionFields(RecordTransformation):
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
         partition = stream_slice.partition if stream_slice is not None else {}
+        extra = stream_slice.extra_fields if stream_slice is not None else {}
         for name, key in self.integer_fields.items():
             value = partition.get(key)
             if value is not None:
                 record[name] = int(value)
+        for name, key in self.slice_fields.items():
+            value = partition.get(key, extra.get(key))
+            if value is not None:
+                record[name] = value
         record.update(self._constants)

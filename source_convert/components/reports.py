@@ -1,21 +1,61 @@
-"""Report components: flatten Convert's report payloads into rows, and partition by experience goal."""
+"""Report components: Convert's report payloads as rows, and which report requests a sync makes.
+
+Both report streams have the started experiences as parent, read incrementally
+(``incremental_dependency``): their cursor ``ran_until`` (when each experience last ran, as Convert
+says) is kept in the report stream's state and handed back to the parent's cursor by the CDK. The
+partition routers read that cursor to leave out experiences that stopped before the last sync minus
+the lookback; no value of the local clock is used anywhere.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import InitVar, dataclass
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
 
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
-from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
-from airbyte_cdk.sources.types import StreamSlice, StreamState
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
+from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_convert.components.extractor import ConvertDataExtractor
+from source_convert.components.parent_state import SettledParentStateRouter
 
+LOGGER = logging.getLogger("airbyte")
+
+DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
+RAN_UNTIL = "ran_until"
+_DAY_SECONDS = 86400
 _MILLISECONDS_THRESHOLD = 10_000_000_000  # a UNIX time above this is in milliseconds
+
+
+def unix_seconds(value: Any) -> Optional[int]:
+    """A positive UNIX time in whole seconds, from seconds or milliseconds; ``None`` for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value / 1000 if value > _MILLISECONDS_THRESHOLD else value)
+
+
+@functools.lru_cache(maxsize=4096)
+def report_day(timestamp: Any, utc_offset: int = 0) -> Optional[str]:
+    """``YYYY-MM-DD`` of a daily-report timestamp in the report time zone (``utc_offset`` seconds east of UTC).
+
+    The reference leaves open how a day is stamped: as the UTC instant of its local midnight, or as
+    its local midnight written as if it were UTC. A timestamp that is a local midnight only under the
+    second reading is read that way; any other is the local date of the instant.
+    """
+    seconds = unix_seconds(timestamp)
+    if seconds is None:
+        return None
+    local = seconds + utc_offset
+    if local % _DAY_SECONDS and not seconds % _DAY_SECONDS:
+        local = seconds
+    return dt.datetime.fromtimestamp(local, tz=dt.timezone.utc).strftime("%Y-%m-%d")
 
 
 def _goal_entries(report: Any) -> List[Mapping[str, Any]]:
@@ -30,33 +70,33 @@ def _goal_id(entry: Mapping[str, Any]) -> Any:
     return entry.get("goal_id", entry.get("goal"))
 
 
-@functools.lru_cache(maxsize=4096)
-def utc_day(timestamp: Any) -> Optional[str]:
-    """``YYYY-MM-DD`` of a UNIX time in seconds or milliseconds (cached: a report repeats its days)."""
-    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
-        return None
-    seconds = timestamp / 1000 if timestamp > _MILLISECONDS_THRESHOLD else timestamp
-    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _interpolated_int(value: Any, config: Config, parameters: Mapping[str, Any]) -> int:
+    evaluated = InterpolatedString.create(str(value), parameters=parameters).eval(config)
+    return int(float(evaluated or 0))
 
 
 @dataclass
 class AggregatedReportExtractor(ConvertDataExtractor):
-    """One row per goal and variation of an aggregated report."""
+    """One row per goal and variation of an aggregated report, with the variation's name and baseline flag."""
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         for report in super().extract_records(response):
-            names = {item.get("id"): item for item in report.get("variations_data") or [] if isinstance(item, Mapping)}
+            described = {item.get("id"): item for item in report.get("variations_data") or [] if isinstance(item, Mapping)}
             for entry in _goal_entries(report):
                 for variation in entry.get("variations") or []:
-                    conversion = variation.get("conversion_data") or {}
-                    revenue = variation.get("revenue_data") or {}
-                    products = variation.get("products_data") or {}
-                    described = names.get(variation.get("id"), {})
+                    conversion = _mapping(variation.get("conversion_data"))
+                    revenue = _mapping(variation.get("revenue_data"))
+                    products = _mapping(variation.get("products_data"))
+                    about = described.get(variation.get("id"), {})
                     yield {
                         "goal_id": _goal_id(entry),
                         "variation_id": variation.get("id"),
-                        "variation_name": described.get("name"),
-                        "is_baseline": described.get("is_baseline"),
+                        "variation_name": about.get("name"),
+                        "is_baseline": about.get("is_baseline"),
                         "visitors": variation.get("visitors"),
                         "conversions": conversion.get("conversions"),
                         "conversion_rate": conversion.get("conversion_rate"),
@@ -70,7 +110,17 @@ class AggregatedReportExtractor(ConvertDataExtractor):
 
 @dataclass
 class DailyReportExtractor(ConvertDataExtractor):
-    """One row per goal, variation and day of a daily report."""
+    """One row per goal, variation and day of a daily report; ``day`` is the date in the report time zone.
+
+    ``utc_offset``: seconds east of UTC, the value sent with the request (interpolated against the config).
+    """
+
+    config: Config = None  # type: ignore[assignment]
+    utc_offset: Union[str, int] = 0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._utc_offset = _interpolated_int(self.utc_offset, self.config or {}, parameters or {})
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         for report in super().extract_records(response):
@@ -79,89 +129,193 @@ class DailyReportExtractor(ConvertDataExtractor):
                 for variation in entry.get("variations") or []:
                     variation_id = variation.get("id")
                     for stat in variation.get("stats") or []:
-                        totals = stat.get("totals")
+                        totals = _mapping(stat.get("totals"))
                         timestamp = stat.get("timestamp")
                         yield {
                             "goal_id": goal_id,
                             "variation_id": variation_id,
-                            "day": utc_day(timestamp) if isinstance(timestamp, (int, float)) else None,
+                            "day": report_day(timestamp, self._utc_offset),
                             "timestamp": timestamp,
                             "value": stat.get("value"),
                             "visitors": stat.get("visitors"),
-                            "conversions": totals.get("conversions") if isinstance(totals, Mapping) else None,
+                            "conversions": totals.get("conversions"),
+                            "revenue": totals.get("revenue"),
+                            "products": totals.get("products"),
                         }
 
 
-REPORT_SYNCED_KEY = "__daily_report_synced"
-_DAY_SECONDS = 86400
+@dataclass
+class RanUntil(RecordTransformation):
+    """Sets ``ran_until`` on a started experience: the newest of ``max_running_timestamp`` and ``end_time``
+    (UNIX seconds), i.e. up to when Convert says it ran; left unset when neither is a time.
 
-
-def report_synced_from_state(stream_state: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    """``{"day": "YYYY-MM-DD", "lookback_seconds": n}`` from a saved ``daily_reports`` state, if it has a cursor.
-
-    ``day`` is the stream's (global) cursor: every experience goal was synced through it.
-    ``lookback_seconds`` is the CDK's runtime lookback (the last sync's duration) saved beside it.
+    ``max_running_timestamp`` is not in Convert's rendered schema: when an answer lacks it, one warning
+    says that ``end_time`` decides for stopped experiences (running ones are read on every sync anyway).
     """
-    if not isinstance(stream_state, Mapping):
-        return None
-    cursor = stream_state.get("state") if isinstance(stream_state.get("state"), Mapping) else stream_state
-    day = cursor.get("day")
-    try:
-        dt.date.fromisoformat(day)
-    except (TypeError, ValueError):
-        return None
-    lookback = stream_state.get("lookback_window")
-    lookback_seconds = int(lookback) if isinstance(lookback, (int, float)) and not isinstance(lookback, bool) and lookback > 0 else 0
-    return {"day": day, "lookback_seconds": lookback_seconds}
+
+    def __post_init__(self) -> None:
+        self._warned = False
+
+    def transform(
+        self,
+        record: MutableMapping[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        reported = unix_seconds(record.get("max_running_timestamp"))
+        if "max_running_timestamp" not in record and not self._warned:
+            self._warned = True
+            LOGGER.warning(
+                "The experiences list returned no max_running_timestamp (experience %s, maybe others): the report "
+                "streams use end_time to tell when a stopped experience last ran, and read running ones on every sync.",
+                record.get("id"),
+            )
+        times = [time for time in (reported, unix_seconds(record.get("end_time"))) if time is not None]
+        if times:
+            record[RAN_UNTIL] = max(times)
 
 
 @dataclass
-class ExperienceGoalPartitionRouter(SubstreamPartitionRouter):
-    """One partition per (experience, goal): the parent experience's ``goals`` come in as an extra field.
+class RecentExperiencesPartitionRouter(SettledParentStateRouter):
+    """One partition per started experience that can have report data the last sync did not read.
 
-    Set ``extra_fields: [["goals"], ["end_time"]]`` on the parent config; goal entries may be ids or
-    expanded objects. An incremental sync asks every partition for the days from the saved cursor
-    minus the lookback windows; a partition whose experience ended before that first day can have no
-    row in the window and is skipped without a request. The saved cursor comes from the stream state
-    through the config (see ``SourceConvert``).
+    Needs ``extra_fields: [["status"], ["end_time"], ["ran_until"]]`` and ``incremental_dependency: true``
+    on the parent config. The parent's cursor (its saved ``ran_until``, the newest time any experience
+    ran at the last sync) minus ``lookback_days`` is the threshold: an experience that stopped
+    (``end_time`` set, status not ``active``) and ran until before it costs no request. Running
+    experiences, and experiences without usable times, are always read. A first sync reads every one.
     """
 
-    lookback_days: Any = 0
+    lookback_days: Union[str, int] = 0
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        evaluated = InterpolatedString.create(str(self.lookback_days), parameters=parameters).eval(self.config)
-        self._first_day = self._first_requested_day(int(evaluated or 0))
+        self._lookback_seconds = _interpolated_int(self.lookback_days, self.config, parameters) * _DAY_SECONDS
 
-    def _first_requested_day(self, lookback_days: int) -> Optional[str]:
-        """The earliest day an incremental sync can request: cursor - configured - runtime lookback (rounded up)."""
-        synced = self.config.get(REPORT_SYNCED_KEY)
-        if not synced:
-            return None
-        runtime_days = -(-int(synced["lookback_seconds"]) // _DAY_SECONDS)
-        first = dt.date.fromisoformat(synced["day"]) - dt.timedelta(days=lookback_days + runtime_days)
-        return first.isoformat()
+    def _threshold(self) -> Optional[int]:
+        """Saved ``ran_until`` of the parent minus the lookback (seconds); ``None`` when nothing was saved."""
+        cursor = self.parent_stream_configs[0].stream.cursor
+        saved = unix_seconds(_as_number(cursor.state.get(cursor.cursor_field.cursor_field_key)))
+        return saved - self._lookback_seconds if saved is not None else None
 
-    def _skippable(self, end_time: Any) -> bool:
-        """Ended before the first day this sync requests: the answer could hold no row."""
-        if self._first_day is None:
-            return False
-        if not isinstance(end_time, (int, float)) or isinstance(end_time, bool) or end_time <= 0:
-            return False
-        end_day = utc_day(end_time)
-        return end_day is not None and end_day < self._first_day
-
-    def stream_slices(self) -> Iterable[StreamSlice]:
-        for parent_slice in super().stream_slices():
-            goals = parent_slice.extra_fields.get("goals") or []
-            if self._skippable(parent_slice.extra_fields.get("end_time")):
+    def settled_slices(self) -> Iterable[StreamSlice]:
+        threshold = self._threshold()  # read before the parent is: its cursor moves while it is read
+        for parent_slice in self.parent_slices():
+            extra = parent_slice.extra_fields
+            if threshold is not None and stopped_before(extra, threshold):
                 continue
-            for goal in goals:
-                goal_id = goal.get("id") if isinstance(goal, Mapping) else goal
-                if goal_id is None:
-                    continue
-                yield StreamSlice(
-                    partition={**parent_slice.partition, "goal_id": goal_id},
-                    cursor_slice=parent_slice.cursor_slice,
-                    extra_fields={key: value for key, value in parent_slice.extra_fields.items() if key not in ("goals", "end_time")},
+            yield from self.partitions(parent_slice)
+
+    def partitions(self, parent_slice: StreamSlice) -> Iterable[StreamSlice]:
+        """The partitions of one experience that is read: here one, with its ``ran_until``."""
+        yield StreamSlice(
+            partition=parent_slice.partition,
+            cursor_slice={},
+            extra_fields={RAN_UNTIL: parent_slice.extra_fields.get(RAN_UNTIL)},
+        )
+
+
+def _as_number(value: Any) -> Any:
+    """A state value as saved by a ``%s`` cursor (a string of digits) as a number; others unchanged."""
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+
+
+def stopped_before(extra: Mapping[str, Any], threshold: int) -> bool:
+    """Whether an experience has stopped and last ran before ``threshold`` (unknown times: no)."""
+    if extra.get("status") == "active" or unix_seconds(extra.get("end_time")) is None:
+        return False
+    ran_until = unix_seconds(extra.get(RAN_UNTIL))
+    return ran_until is not None and ran_until < threshold
+
+
+@dataclass
+class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
+    """Daily reports: one partition per (experience, goal, metric) of the experiences that are read.
+
+    Needs ``["goals"]`` among the parent's extra fields, expanded (``expand: ["goals"]``) so that each
+    goal has its ``type``. ``metrics`` (a list, interpolated) are the metrics to read; the revenue
+    metrics are requested only for goals of type ``revenue``. A goal that comes as a bare id has an
+    unknown type: only ``conversion_rate`` is requested for it, and one warning says so.
+    The report window ends nowhere (``end_time`` null): the request body part this router adds.
+    """
+
+    metrics: Union[str, List[str]] = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        metrics = self.metrics
+        if isinstance(metrics, str):
+            metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DAILY_METRICS)
+        self._metrics = [metric for metric in DAILY_METRICS if metric in metrics]
+        self._warned: set = set()
+
+    def partitions(self, parent_slice: StreamSlice) -> Iterable[StreamSlice]:
+        experience = parent_slice.partition
+        goals = parent_slice.extra_fields.get("goals")
+        if goals is None:
+            self._warn_once(
+                "goals", "Experience %s came without its goals list (maybe others): no daily report can be requested for it.",
+                experience.get("experience_id"),
+            )
+        for goal in goals or []:
+            goal_id = goal.get("id") if isinstance(goal, Mapping) else goal
+            if goal_id is None:
+                continue
+            goal_type = goal.get("type") if isinstance(goal, Mapping) else None
+            if goal_type is None:
+                self._warn_once(
+                    "untyped", "Goal %s of experience %s came without its type (maybe others): only conversion_rate is read "
+                    "for goals of unknown type, the revenue metrics for goals of type 'revenue'.",
+                    goal_id, experience.get("experience_id"),
                 )
+            for metric in self._metrics:
+                if metric in REVENUE_METRICS and goal_type != "revenue":
+                    continue
+                yield StreamSlice(partition={**experience, "goal_id": goal_id, "metric": metric}, cursor_slice={})
+
+    def _warn_once(self, topic: str, message: str, *args: Any) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            LOGGER.warning(message, *args)
+
+    def get_request_body_json(
+        self,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
+        """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
+        return {"end_time": None}
+
+
+@dataclass
+class DailyStateWithoutParent(StateMigration):
+    """A ``daily_reports`` state from before the started experiences' cursor was kept in it (0.2.0, or a
+    0.1.0 state carried over): ``{"use_global_cursor": true, "state": {"day": "YYYY-MM-DD"}, ...}``.
+
+    It gains ``parent_state``: the saved day's midnight as the started experiences' ``ran_until``, so
+    the sync goes on from the saved day and leaves out experiences that stopped before its window, as
+    0.2.0 did. (Without it, the CDK would seed the parent's cursor with the ``day`` state.)
+    """
+
+    parent_stream: str = "started_experiences"
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        return "parent_state" not in stream_state and self._saved_day(stream_state) is not None
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        day = self._saved_day(stream_state)
+        midnight = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())  # type: ignore[arg-type]
+        return {**stream_state, "parent_state": {self.parent_stream: {RAN_UNTIL: str(midnight)}}}
+
+    @staticmethod
+    def _saved_day(stream_state: Mapping[str, Any]) -> Optional[dt.date]:
+        cursor = stream_state.get("state")
+        try:
+            return dt.date.fromisoformat(cursor["day"]) if isinstance(cursor, Mapping) else None
+        except (KeyError, TypeError, ValueError):
+            return None

@@ -1,28 +1,34 @@
-"""Config builder for mock-server tests."""
+"""Config builder for mock-server tests: a valid config, one field changed per ``with_*``."""
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-BASE_URL = "https://api.convert.com/api/v2"
+KEY_ID = "mock-key-id"
+KEY_SECRET = "mock-key-secret-XYZ"
 ACCOUNT_ID = "100001"
 PROJECT_ID = "200002"
+API_BASE_URL = "https://api.convert.com/api/v2"  # the spec's default
 
 
 class ConfigBuilder:
-    """A valid config; ``with_*`` methods change one field."""
+    """What a user writes: the required fields only, unless a test sets more. ``SourceConvert``
+    validates it and fills the spec's defaults, as it does for the command line."""
 
     def __init__(self) -> None:
         self._config: Dict[str, Any] = {
-            "key_id": "mock-key-id",
-            "key_secret": "mock-key-secret-XYZ",
+            "key_id": KEY_ID,
+            "key_secret": KEY_SECRET,
             "account_id": ACCOUNT_ID,
             "project_id": PROJECT_ID,
-            "max_concurrent_requests": 1,
         }
 
     def with_start_date(self, value: str) -> "ConfigBuilder":
         self._config["start_date"] = value
+        return self
+
+    def with_field(self, name: str, value: Any) -> "ConfigBuilder":
+        self._config[name] = value
         return self
 
     def build(self) -> Dict[str, Any]:

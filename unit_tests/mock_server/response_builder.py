@@ -1,27 +1,122 @@
-"""Response builder: Convert's ``{data, extra.pagination}`` envelope."""
+"""Response builders: Convert's ``{"data": ..., "extra": {"pagination": {"items_count": N}}}`` envelope.
+
+Records come from one sample answer per stream in ``unit_tests/resource/http/response/<stream>.json``
+(the CDK's ``find_template`` convention); a test changes only the fields it is about.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 from airbyte_cdk.test.mock_http import HttpResponse
+from airbyte_cdk.test.mock_http.response_builder import (
+    FieldPath,
+    HttpResponseBuilder,
+    RecordBuilder,
+    create_record_builder,
+    find_template,
+)
+
+_RECORDS = FieldPath("data")
 
 
-def page_response(records: List[Dict[str, Any]], items_count: Optional[int] = None) -> HttpResponse:
-    body: Dict[str, Any] = {"data": records, "extra": {}}
-    if items_count is not None:
-        body["extra"] = {"pagination": {"items_count": items_count}}
-    return HttpResponse(body=json.dumps(body), status_code=200)
+def template(stream: str) -> Dict[str, Any]:
+    """A fresh copy of the stream's sample answer (the CDK's record builder edits it in place)."""
+    return find_template(stream, __file__)
 
 
-def object_response(record: Dict[str, Any]) -> HttpResponse:
-    return HttpResponse(body=json.dumps({"data": record}), status_code=200)
+def a_record(stream: str, id_field: str = "id", cursor_field: Optional[str] = None) -> RecordBuilder:
+    """The stream's sample record; ``.with_id(...)``, ``.with_cursor(...)``, ``.with_field(FieldPath(...), ...)``."""
+    return create_record_builder(
+        template(stream),
+        _RECORDS,
+        record_id_path=FieldPath(id_field),
+        record_cursor_path=FieldPath(cursor_field) if cursor_field else None,
+    )
 
 
-def error_response(status: int, message: str) -> HttpResponse:
-    return HttpResponse(body=json.dumps({"code": status, "message": message}), status_code=status)
+def records_with_ids(stream: str, ids: Iterable[int]) -> list:
+    return [a_record(stream).with_id(identifier) for identifier in ids]
 
 
-def records(count: int, start_id: int = 1, **fields: Any) -> List[Dict[str, Any]]:
-    return [{"id": start_id + index, "name": f"record {start_id + index}", **fields} for index in range(count)]
+class ConvertListResponseBuilder(HttpResponseBuilder):
+    """One page of a Convert list. ``items_count`` defaults to the records on this page (a one-page list)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(template(stream), _RECORDS, None)
+        self._items_count: Optional[int] = None
+        self._with_count = True
+
+    def with_records(self, records: Iterable[RecordBuilder]) -> "ConvertListResponseBuilder":
+        for record in records:
+            self.with_record(record)
+        return self
+
+    def with_items_count(self, count: int) -> "ConvertListResponseBuilder":
+        self._items_count = count
+        return self
+
+    def without_items_count(self) -> "ConvertListResponseBuilder":
+        """``extra`` present but empty: the paginator must fall back to the short-page rule."""
+        self._with_count = False
+        return self
+
+    def build(self) -> HttpResponse:
+        count = self._items_count if self._items_count is not None else len(self._records)
+        self._response["extra"] = {"pagination": {"items_count": count}} if self._with_count else {}
+        return super().build()
+
+
+def a_list_response(stream: str) -> ConvertListResponseBuilder:
+    return ConvertListResponseBuilder(stream)
+
+
+def an_object_response(stream: str, **fields: Any) -> HttpResponse:
+    """``{"data": {...}}``: the stream's sample object with ``fields`` changed."""
+    body = template(stream)
+    body["data"] = {**body["data"], **fields}
+    return HttpResponse(json.dumps(body), 200)
+
+
+def a_report_response(report: str) -> HttpResponse:
+    """The sample ``aggregated_report`` or ``daily_report`` answer: ``{"data": {"reportData": ...}}``."""
+    return HttpResponse(json.dumps(template(report)), 200)
+
+
+def an_error_response(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
+    """Convert's error body: ``{"code": status, "message": ...}``."""
+    return HttpResponse(json.dumps({"code": status, "message": message}), status, dict(headers or {}))
+
+
+def a_non_json_response(status: int = 200, text: str = "<html><body>502 Bad Gateway</body></html>") -> HttpResponse:
+    """What a proxy in front of Convert may answer: HTML with a success status."""
+    return HttpResponse(text, status, {"Content-Type": "text/html"})
+
+
+def a_change_event(event_id: int, timestamp: int, history_object: str, object_id: Any) -> RecordBuilder:
+    """A change-history event about one object."""
+    return (
+        a_record("change_history", cursor_field="timestamp")
+        .with_id(event_id)
+        .with_cursor(timestamp)
+        .with_field(FieldPath("object"), history_object)
+        .with_field(FieldPath("object_id"), object_id)
+    )
+
+
+def an_experience(
+    experience_id: int, *, status: str, start_time: int, end_time: int = 0, ran_until: Optional[int] = None, goals: Any = ()
+) -> RecordBuilder:
+    """An experience as the report streams' parent lists it; ``ran_until`` is its ``max_running_timestamp``."""
+    record = (
+        a_record("experiences")
+        .with_id(experience_id)
+        .with_field(FieldPath("status"), status)
+        .with_field(FieldPath("start_time"), start_time)
+        .with_field(FieldPath("end_time"), end_time)
+        .with_field(FieldPath("goals"), list(goals))
+    )
+    if ran_until is not None:
+        record.with_field(FieldPath("max_running_timestamp"), ran_until)
+    return record

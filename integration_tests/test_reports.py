@@ -1,0 +1,358 @@
+"""Report streams against the simulator: values of every metric and goal type, daily sums against the
+aggregated totals, the report time zone, request counts, and incremental syncs whose cursors come from
+Convert's data (a data clock months away from the machine's changes nothing).
+
+Expected values come from the simulator's own report model (the numbers it serves), never from the
+connector's output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import Counter, defaultdict
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import pytest
+
+from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
+from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset
+from simulator import reports as model
+
+REPORTS = ["aggregated_reports", "daily_reports"]
+ALL_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+REVENUE_METRICS = ALL_METRICS[1:]
+REPORT_PATH = re.compile(r"/experiences/(\d+)/(aggregated_report|daily_report)$")
+SEED = 7
+EXPERIENCES = 30
+LOOKBACK_DAYS = 3
+OFFSETS = [0, 5.5, -5]  # hours: UTC, UTC+05:30, UTC-05:00
+
+
+# ----------------------------------------------------------------------------- helpers
+def read(sim: ConvertSimulator, streams: List[str], state: Optional[list] = None, **config: Any) -> ConnectorRun:
+    """One incremental read of ``streams``, with the simulator's request log of just that read."""
+    sim.reset_log()
+    run = run_connector("read", sim.config(**config), configured_catalog(streams, incremental=streams), state=state)
+    assert run.returncode == 0 and not run.errors, (run.errors, run.stderr[-3000:])
+    run.requests = list(sim.requests)  # type: ignore[attr-defined]
+    return run
+
+
+def report_requests(run: ConnectorRun, kind: str) -> List[Any]:
+    return [r for r in run.requests if (m := REPORT_PATH.search(r.path)) and m.group(2) == kind]  # type: ignore[attr-defined]
+
+
+def experience_of(request: Any) -> int:
+    return int(REPORT_PATH.search(request.path).group(1))
+
+
+def stream_state(run: ConnectorRun, stream: str) -> Dict[str, Any]:
+    return next(s["stream"]["stream_state"] for s in run.final_state() if s["stream"]["stream_descriptor"]["name"] == stream)
+
+
+def started(ds: Dataset) -> List[Dict[str, Any]]:
+    with ds.lock:
+        return [dict(e) for e in ds.started_experiences()]
+
+
+def is_revenue(ds: Dataset, goal_id: int) -> bool:
+    return (ds.find(WEB_PROJECT_ID, "goals", goal_id) or {}).get("type") == "revenue"
+
+
+def metrics_of(ds: Dataset, goal_id: int, wanted: Iterable[str] = ALL_METRICS) -> List[str]:
+    return [m for m in wanted if m == "conversion_rate" or is_revenue(ds, goal_id)]
+
+
+def seconds(hours: float) -> int:
+    return int(hours * 3600)
+
+
+def utc_midnight(day: str) -> int:
+    return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def local_date(day_start: int, offset: int) -> str:
+    """The calendar date of a local midnight given as UTC seconds."""
+    return dt.datetime.fromtimestamp(day_start + offset, tz=dt.timezone.utc).date().isoformat()
+
+
+def cell(sim: ConvertSimulator, exp: Mapping[str, Any], variation: Mapping[str, Any], goal_id: int, day: int,
+         offset: int) -> model.Cell:
+    return sim.api.model.cell(exp["id"], variation["id"], variation["is_baseline"], goal_id,
+                              is_revenue(sim.dataset, goal_id), day, offset)
+
+
+def expected_daily(sim: ConvertSimulator, offset: int, experiences: Iterable[Mapping[str, Any]],
+                   first_day: str = "0000-00-00") -> Dict[tuple, Dict[str, Any]]:
+    """(experience, goal, variation, day, metric) -> the row's numbers, for days from ``first_day`` on."""
+    rows = {}
+    for exp in experiences:
+        for day in sim.dataset.run_days(exp, offset):
+            date = local_date(day, offset)
+            if date < first_day:
+                continue
+            for goal_id in exp["goals"]:
+                for variation in exp["variations"]:
+                    numbers = cell(sim, exp, variation, goal_id, day, offset)
+                    for metric in metrics_of(sim.dataset, goal_id):
+                        rows[(exp["id"], goal_id, variation["id"], date, metric)] = {
+                            "timestamp": day,
+                            "value": model.metric_value(metric, model.Totals(*numbers)),
+                            "visitors": numbers.visitors,
+                            "conversions": numbers.conversions,
+                            "revenue": numbers.revenue,
+                            "products": numbers.products,
+                        }
+    return rows
+
+
+def daily_by_key(run: ConnectorRun) -> Dict[tuple, Dict[str, Any]]:
+    rows = run.records_of("daily_reports")
+    keyed = {(r["experience_id"], r["goal_id"], r["variation_id"], r["day"], r["metric"]): r for r in rows}
+    assert len(keyed) == len(rows), "a daily row was emitted twice"
+    return keyed
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def sim():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=EXPERIENCES)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def first_reads(sim):
+    """First syncs of both report streams, one per report time zone (hours), read lazily and kept."""
+    cache: Dict[float, ConnectorRun] = {}
+
+    def get(hours: float) -> ConnectorRun:
+        if hours not in cache:
+            cache[hours] = read(sim, REPORTS, report_utc_offset_hours=hours)
+        return cache[hours]
+
+    return get
+
+
+def test_the_dataset_has_what_the_report_tests_need(sim):
+    experiences = started(sim.dataset)
+    goals = {goal for exp in experiences for goal in exp["goals"]}
+    assert any(is_revenue(sim.dataset, goal) for goal in goals), "a revenue goal"
+    assert any(not is_revenue(sim.dataset, goal) for goal in goals), "a goal of another type"
+    assert any(not exp["end_time"] for exp in experiences), "a running experience"
+    assert any(exp["end_time"] and exp["end_time"] < sim.dataset.now - (LOOKBACK_DAYS + 1) * DAY for exp in experiences), \
+        "an experience that stopped before the lookback window"
+    assert any(exp["status"] == "archived" for exp in experiences), "an archived experience"
+
+
+# ----------------------------------------------------------------------------- values
+@pytest.mark.parametrize("hours", OFFSETS)
+def test_daily_rows_are_convert_numbers_for_every_metric_that_applies(sim, first_reads, hours):
+    offset = seconds(hours)
+    got = daily_by_key(first_reads(hours))
+    expected = expected_daily(sim, offset, started(sim.dataset))
+    assert set(got) == set(expected)
+    assert {key[4] for key in got} == set(ALL_METRICS)
+    assert all(is_revenue(sim.dataset, key[1]) for key in got if key[4] in REVENUE_METRICS)
+    for key, numbers in expected.items():
+        row = got[key]
+        assert {name: row[name] for name in numbers} == numbers, key
+        assert row["report_type"] == "non_cumulative" and row["utc_offset"] == offset
+
+
+@pytest.mark.parametrize("hours", [0, 5.5])
+def test_aggregated_rows_are_convert_numbers_with_names_and_baseline(sim, first_reads, hours):
+    offset = seconds(hours)
+    rows = first_reads(hours).records_of("aggregated_reports")
+    got = {(r["experience_id"], r["goal_id"], r["variation_id"]): r for r in rows}
+    assert len(got) == len(rows)
+    expected_keys = set()
+    for exp in started(sim.dataset):
+        days = sim.dataset.run_days(exp, offset)
+        for goal_id in exp["goals"]:
+            revenue = is_revenue(sim.dataset, goal_id)
+            totals = {v["id"]: sim.api.model.totals(exp["id"], v, goal_id, revenue, days, offset) for v in exp["variations"]}
+            base = next(totals[v["id"]] for v in exp["variations"] if v["is_baseline"])
+            for variation in exp["variations"]:
+                key = (exp["id"], goal_id, variation["id"])
+                expected_keys.add(key)
+                row, total = got[key], totals[variation["id"]]
+                assert row["variation_name"] == variation["name"] and row["is_baseline"] == variation["is_baseline"]
+                assert (row["visitors"], row["conversions"]) == (total.visitors, total.conversions)
+                assert row["conversion_rate"] == model.rate(total.conversions, total.visitors)
+                assert row["total_revenue"] == total.revenue and row["total_products"] == total.products
+                assert row["revenue_per_visitor"] == model.per_visitor(total.revenue, total.visitors)
+                if variation["is_baseline"]:
+                    assert row.get("conversion_rate_change") is None and row.get("confidence") is None
+                else:
+                    assert row["conversion_rate_change"] == model.change(base, total)
+                    assert row["confidence"] == model.confidence(base, total)
+                assert row["ran_until"] == (exp["end_time"] or sim.dataset.now)
+    assert set(got) == expected_keys
+    assert any(r["total_revenue"] > 0 for r in rows) and any(r["total_products"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("hours", [0, 5.5])
+def test_daily_sums_equal_the_aggregated_totals_of_the_same_window(first_reads, hours):
+    run = first_reads(hours)
+    sums: Dict[tuple, List[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
+    for row in run.records_of("daily_reports"):
+        if row["metric"] == "conversion_rate":
+            total = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
+            for index, name in enumerate(("visitors", "conversions", "revenue", "products")):
+                total[index] += row[name]
+    aggregated = run.records_of("aggregated_reports")
+    assert len(aggregated) == len(sums)
+    for row in aggregated:
+        visitors, conversions, revenue, products = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
+        assert (visitors, conversions, products) == (row["visitors"], row["conversions"], row["total_products"])
+        assert revenue == pytest.approx(row["total_revenue"], abs=0.005)
+
+
+def test_revenue_metrics_are_the_daily_totals_per_visitor(first_reads):
+    rows = daily_by_key(first_reads(0))
+    revenue_rows = [(key, row) for key, row in rows.items() if key[4] == "avg_revenue_per_visitor"]
+    assert revenue_rows and any(row["value"] > 0 for _, row in revenue_rows)
+    for key, row in revenue_rows:
+        products = rows[key[:4] + ("avg_products_ordered_per_visitor",)]
+        assert row["value"] == pytest.approx(row["revenue"] / row["visitors"], abs=1e-6)
+        assert products["value"] == pytest.approx(products["products"] / products["visitors"], abs=1e-6)
+
+
+def test_the_utc_offset_moves_day_boundaries(sim, first_reads):
+    by_offset = {hours: defaultdict(set) for hours in OFFSETS}
+    for hours in OFFSETS:
+        for row in first_reads(hours).records_of("daily_reports"):
+            by_offset[hours][row["experience_id"]].add(row["day"])
+            assert row["timestamp"] + seconds(hours) == utc_midnight(row["day"]), "the instant of the local midnight"
+    experiences = started(sim.dataset)
+    for hours in OFFSETS:
+        for exp in experiences:
+            local = {local_date(day, seconds(hours)) for day in sim.dataset.run_days(exp, seconds(hours))}
+            assert by_offset[hours][exp["id"]] == local
+    moved = [exp["id"] for exp in experiences if len({frozenset(by_offset[h][exp["id"]]) for h in OFFSETS}) > 1]
+    assert moved, "some experience starts or ends on another local day in another time zone"
+
+
+# ----------------------------------------------------------------------------- requests
+def test_one_request_per_experience_goal_and_applicable_metric_with_the_offset(sim, first_reads):
+    run = first_reads(5.5)
+    experiences = started(sim.dataset)
+    daily = report_requests(run, "daily_report")
+    expected = Counter((e["id"], goal, metric) for e in experiences for goal in e["goals"] for metric in metrics_of(sim.dataset, goal))
+    assert Counter((experience_of(r), r.body["goal"], r.body["metric"]) for r in daily) == expected
+    first_midnight = int(dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc).timestamp()) - seconds(5.5)
+    for request in daily:
+        assert request.body["utc_offset"] == 19800 and request.body["report_type"] == "non_cumulative"
+        assert request.body["start_time"] == first_midnight and request.body["end_time"] is None
+    aggregated = report_requests(run, "aggregated_report")
+    assert Counter(experience_of(r) for r in aggregated) == Counter(e["id"] for e in experiences)
+    assert all(r.body == {"utc_offset": 19800} for r in aggregated)
+
+
+def test_the_metrics_option_requests_only_those_metrics_where_they_apply(sim):
+    run = read(sim, ["daily_reports"], daily_report_metrics=["avg_revenue_per_visitor"])
+    expected = Counter(
+        (e["id"], goal) for e in started(sim.dataset) for goal in e["goals"] if is_revenue(sim.dataset, goal)
+    )
+    requests = report_requests(run, "daily_report")
+    assert Counter((experience_of(r), r.body["goal"]) for r in requests) == expected
+    assert {r.body["metric"] for r in requests} == {"avg_revenue_per_visitor"}
+    assert {row["metric"] for row in run.records_of("daily_reports")} == {"avg_revenue_per_visitor"}
+
+
+# ----------------------------------------------------------------------------- incremental
+def reread_experiences(experiences: Iterable[Mapping[str, Any]], last_ran_until: int) -> set:
+    """Experiences a sync must read: running, or stopped at or after the saved ran_until minus the lookback."""
+    threshold = last_ran_until - LOOKBACK_DAYS * DAY
+    return {e["id"] for e in experiences if not e["end_time"] or e["end_time"] >= threshold}
+
+
+def incremental_round(sim: ConvertSimulator, advance_days: int, **config: Any) -> Tuple[ConnectorRun, ConnectorRun, int, int]:
+    """First sync, one experience stopped and the data clock moved, second sync: (first, second, now before, now after)."""
+    config.setdefault("report_lookback_days", LOOKBACK_DAYS)
+    first = read(sim, REPORTS, **config)
+    before = sim.dataset.now
+    running = [e for e in started(sim.dataset) if not e["end_time"]]
+    sim.dataset.update_experience(running[0]["id"], status="completed")  # stops now: its last days must come again
+    sim.dataset.advance_days(advance_days)
+    second = read(sim, REPORTS, state=first.final_state(), **config)
+    return first, second, before, sim.dataset.now
+
+
+@pytest.fixture()
+def fresh_sim(request):
+    """A function-scoped simulator; ``request.param`` (days) moves its data clock from the machine's clock."""
+    shift = getattr(request, "param", None)
+    now = int(time.time()) + shift * DAY if shift is not None else None
+    dataset = Dataset.generate(seed=SEED + 1, experiences=EXPERIENCES, **({"now": now} if now else {}))
+    with ConvertSimulator(dataset=dataset) as server:
+        yield server
+
+
+@pytest.mark.parametrize("fresh_sim", [None, -150, 150], indirect=True, ids=["default-clock", "months-behind", "months-ahead"])
+def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_sim):
+    sim = fresh_sim
+    first, second, before, after = incremental_round(sim, advance_days=2)
+    experiences = started(sim.dataset)
+    wanted = reread_experiences(experiences, before)
+    assert len(wanted) < len(experiences), "experiences that stopped long ago cost no request"
+    assert stream_state(first, "aggregated_reports")["parent_state"]["started_experiences"] == {"ran_until": str(before)}
+
+    aggregated = report_requests(second, "aggregated_report")
+    assert Counter(experience_of(r) for r in aggregated) == Counter(wanted)
+    assert {r["experience_id"] for r in second.records_of("aggregated_reports")} == wanted
+    daily = report_requests(second, "daily_report")
+    assert Counter((experience_of(r), r.body["goal"], r.body["metric"]) for r in daily) == Counter(
+        (e["id"], goal, metric) for e in experiences if e["id"] in wanted
+        for goal in e["goals"] for metric in metrics_of(sim.dataset, goal)
+    )
+
+    # The window: the saved day minus the lookback and the CDK's runtime margin (one more day), to no end.
+    saved_day = stream_state(first, "daily_reports")["state"]["day"]
+    assert saved_day == local_date(before - before % DAY, 0), "the newest day Convert returned"
+    first_day = (dt.date.fromisoformat(saved_day) - dt.timedelta(days=LOOKBACK_DAYS + 1)).isoformat()
+    assert all(r.body["end_time"] is None for r in daily)
+    got = daily_by_key(second)
+    expected = expected_daily(sim, 0, [e for e in experiences if e["id"] in wanted], first_day)
+    assert set(got) == set(expected)
+    assert {key: {name: got[key][name] for name in numbers} for key, numbers in expected.items()} == expected
+    new_days = {local_date(before - before % DAY + n * DAY, 0) for n in (1, 2)}
+    assert new_days <= {key[3] for key in got}, "the days the data clock moved on"
+    assert stream_state(second, "daily_reports")["state"] == {"day": local_date(after - after % DAY, 0)}
+    assert stream_state(second, "daily_reports")["parent_state"]["started_experiences"] == {"ran_until": str(after)}
+    assert stream_state(second, "aggregated_reports")["state"] == {"ran_until": str(after)}
+
+
+def test_a_third_sync_without_new_data_reads_only_running_experiences(fresh_sim):
+    sim = fresh_sim
+    _, second, _, after = incremental_round(sim, advance_days=LOOKBACK_DAYS + 2)
+    third = read(sim, REPORTS, state=second.final_state(), report_lookback_days=LOOKBACK_DAYS)
+    running = {e["id"] for e in started(sim.dataset) if not e["end_time"]}
+    assert running
+    assert {experience_of(r) for r in report_requests(third, "aggregated_report")} == running
+    assert {experience_of(r) for r in report_requests(third, "daily_report")} == running
+    assert stream_state(third, "daily_reports")["state"] == stream_state(second, "daily_reports")["state"]
+
+
+def test_a_0_2_0_daily_state_continues_from_its_day(fresh_sim):
+    sim = fresh_sim
+    saved_day = local_date(sim.dataset.today - 5 * DAY, 0)
+    old = {"use_global_cursor": True, "state": {"day": saved_day}, "lookback_window": 7}
+    message = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "daily_reports"}, "stream_state": old}}]
+    run = read(sim, ["daily_reports"], state=message, report_lookback_days=1)
+    # From the saved day minus the lookback (1) and the saved runtime margin (one more day), as 0.2.0 did;
+    # experiences that stopped before the saved day minus the lookback cost no request.
+    first_day = (dt.date.fromisoformat(saved_day) - dt.timedelta(days=2)).isoformat()
+    experiences = started(sim.dataset)
+    threshold = utc_midnight(saved_day) - DAY
+    wanted = [e for e in experiences if not e["end_time"] or e["end_time"] >= threshold]
+    assert len(wanted) < len(experiences)
+    assert set(daily_by_key(run)) == set(expected_daily(sim, 0, wanted, first_day))
+    requests = report_requests(run, "daily_report")
+    assert {experience_of(r) for r in requests} == {e["id"] for e in wanted}
+    assert {r.body["start_time"] for r in requests} == {utc_midnight(first_day)}
+    saved = stream_state(run, "daily_reports")
+    assert saved["state"] == {"day": local_date(sim.dataset.today, 0)}
+    assert saved["parent_state"] == {"started_experiences": {"ran_until": str(sim.dataset.now)}}

@@ -1,0 +1,283 @@
+"""HTTP-independent Convert API v2 handlers: route matching and the response of every endpoint."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import listing
+from . import params as P
+from . import render, reports
+from .dataset import Dataset
+from .generator import ACCOUNT_ID
+from .render import Context
+
+PREFIX = "/api/v2"
+COLLECTIONS = ("experiences", "goals", "audiences", "locations", "hypotheses", "knowledge-bases", "observations",
+               "tags", "domains", "features", "change-history")
+_SINGLE = "|".join(re.escape(c) for c in COLLECTIONS if c != "change-history")
+_LIST = "|".join(re.escape(c) for c in COLLECTIONS)
+_ACC = r"/accounts/(?P<a>\d+)"
+_PRJ = _ACC + r"/projects/(?P<p>\d+)"
+_EXP = _PRJ + r"/experiences/(?P<e>\d+)"
+DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+AGG_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor")
+# single-object GET: allowed include / expand query values
+_GET_INCLUDE = {"experiences": listing.EXPERIENCE_INCLUDE, "goals": ("triggering_rule", "stats"),
+                "locations": ("rules", "trigger", "stats.experiences_usage"),
+                "audiences": ("rules", "stats.experiences_usage"), "features": ("stats",)}
+_GET_EXPAND = {"experiences": listing.EXPERIENCE_EXPAND, "hypotheses": ("project", "tags", "experiences"),
+               "knowledge-bases": ("project", "tags"), "observations": ("project", "tags")}
+Response = Tuple[int, Dict[str, Any]]
+
+
+@dataclass
+class ApiRequest:
+    """A request that already passed authentication."""
+
+    method: str
+    path: str
+    query: Dict[str, List[str]]
+    body: Optional[Dict[str, Any]]
+
+
+class Api:
+    """Routes requests for one dataset. Thread-safe: every handler runs under ``dataset.lock``."""
+
+    def __init__(self, dataset: Dataset, pagination_count: bool = True, history_id_style: str = "object_id") -> None:
+        if history_id_style not in render.HISTORY_ID_STYLES:
+            raise ValueError(f"unknown history_id_style {history_id_style!r}; "
+                             f"expected one of {', '.join(render.HISTORY_ID_STYLES)}")
+        self.ds = dataset
+        self.model = reports.ReportModel(dataset.seed)
+        self.pagination_count = pagination_count
+        self.history_id_style = history_id_style
+        self.routes: List[Tuple[str, re.Pattern, Callable[..., Response]]] = [
+            ("GET", re.compile(r"/accounts"), self.accounts),
+            ("GET", re.compile(_ACC + r"/details"), self.account_details),
+            ("GET", re.compile(_ACC + r"/users-accesses"), self.users_accesses),
+            ("GET", re.compile(_ACC + r"/api-keys"), self.api_keys),
+            ("POST", re.compile(_ACC + r"/projects"), self.list_projects),
+            ("GET", re.compile(_PRJ), self.get_project),
+            ("GET", re.compile(_PRJ + r"/sdk-keys"), self.sdk_keys),
+            ("POST", re.compile(_PRJ + rf"/(?P<c>{_LIST})"), self.list_collection),
+            ("GET", re.compile(_PRJ + rf"/(?P<c>{_SINGLE})/(?P<id>\d+)"), self.get_object),
+            ("POST", re.compile(_EXP + r"/aggregated_report"), self.aggregated_report),
+            ("POST", re.compile(_EXP + r"/daily_report"), self.daily_report),
+            ("GET", re.compile(_EXP + r"/report_settings"), self.report_settings),
+        ]
+
+    def handle(self, req: ApiRequest) -> Response:
+        """Answer one request; errors come back as Convert-shaped bodies."""
+        try:
+            return self._dispatch(req)
+        except P.ApiError as err:
+            return err.status, err.payload()
+
+    def _dispatch(self, req: ApiRequest) -> Response:
+        if not req.path.startswith(PREFIX + "/"):
+            raise P.ApiError(404, "Not found")
+        path = req.path[len(PREFIX):]
+        wrong_method = False
+        for method, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if not match:
+                continue
+            if method != req.method:
+                wrong_method = True
+                continue
+            args = match.groupdict()
+            if "a" in args and int(args.pop("a")) != ACCOUNT_ID:
+                raise P.ApiError(403, "You do not have access to this account")
+            with self.ds.lock:
+                if "p" in args:
+                    args["p"] = self._project(args["p"])
+                return handler(req, **args)
+        if wrong_method:
+            raise P.ApiError(405, "Method not allowed")
+        raise P.ApiError(404, "Not found")
+
+    # ------------------------------------------------------------------ helpers
+    def _project(self, raw: str) -> int:
+        pid = int(raw)
+        if pid not in self.ds.projects:
+            raise P.ApiError(404, "Project not found")
+        return pid
+
+    def _experience(self, pid: int, raw: str) -> Dict[str, Any]:
+        exp = self.ds.find(pid, "experiences", int(raw))
+        if exp is None:
+            raise P.ApiError(404, "Experience not found")
+        return exp
+
+    @staticmethod
+    def _body(req: ApiRequest) -> Dict[str, Any]:
+        if req.body is None:
+            return {}
+        if not isinstance(req.body, dict):
+            raise P.invalid("body", "must be a JSON object")
+        return req.body
+
+    # ------------------------------------------------------------------ account level
+    def accounts(self, req: ApiRequest) -> Response:
+        acc = self.ds.account
+        return 200, {"data": [{k: acc[k] for k in ("id", "name", "accountType", "accessRole")}]}
+
+    def account_details(self, req: ApiRequest) -> Response:
+        include = P.query_array(req.query, "include", ("stats",))
+        acc = self.ds.account
+        data = {k: acc[k] for k in ("id", "name", "accountType", "accessRole", "access_all_projects", "settings",
+                                    "billing", "limitsAndCapabilities")}
+        if "stats" in include:
+            data["stats"] = acc["stats"]
+        return 200, {"data": _copy(data)}
+
+    def users_accesses(self, req: ApiRequest) -> Response:
+        expand = P.query_array(req.query, "expand", ("accesses.project",))
+        users = _copy(self.ds.users_accesses)
+        if expand:
+            for user in users:
+                for access in user["accesses"]:
+                    ctx = Context(self.ds, self.model, access["project"])
+                    access["project"] = render.plain(ctx, "projects", self.ds.projects[access["project"]])
+        return 200, {"data": users}
+
+    def api_keys(self, req: ApiRequest) -> Response:
+        return 200, {"data": _copy(self.ds.api_keys)}
+
+    # ------------------------------------------------------------------ project level
+    def list_projects(self, req: ApiRequest) -> Response:
+        lreq = listing.parse(listing.SPECS["projects"], self._body(req))
+        ctx = Context(self.ds, self.model, next(iter(self.ds.projects)))
+        chosen = listing.select("projects", list(self.ds.projects.values()), lreq, ctx)
+        data = [render.project(ctx, r, lreq.include, lreq.expand) for r in listing.page_slice(chosen, lreq)]
+        return 200, listing.envelope(data, len(chosen), lreq, self.pagination_count)
+
+    def get_project(self, req: ApiRequest, p: int) -> Response:
+        include = P.query_array(req.query, "include", listing.PROJECT_INCLUDE)
+        expand = P.query_array(req.query, "expand", listing.PROJECT_EXPAND)
+        return 200, render.project(Context(self.ds, self.model, p), self.ds.projects[p], include, expand)
+
+    def sdk_keys(self, req: ApiRequest, p: int) -> Response:
+        return 200, {"data": _copy(self.ds.sdk_keys.get(p, []))}
+
+    def list_collection(self, req: ApiRequest, p: int, c: str) -> Response:
+        lreq = listing.parse(listing.SPECS[c], self._body(req))
+        ctx = Context(self.ds, self.model, p, self.history_id_style)
+        chosen = listing.select(c, self.ds.records(p, c), lreq, ctx)
+        page = listing.page_slice(chosen, lreq)
+        if c == "experiences":
+            data = [render.experience(ctx, r, lreq.include, lreq.expand, lreq.filters.get("goal_id")) for r in page]
+        else:
+            data = [render.record(ctx, c, r, lreq.include, lreq.expand) for r in page]
+        return 200, listing.envelope(data, len(chosen), lreq, self.pagination_count)
+
+    def get_object(self, req: ApiRequest, p: int, c: str, id: str) -> Response:
+        include = P.query_array(req.query, "include", _GET_INCLUDE.get(c, ()))
+        expand = P.query_array(req.query, "expand", _GET_EXPAND.get(c, ()))
+        rec = self.ds.find(p, c, int(id))
+        if rec is None:
+            raise P.ApiError(404, f"{c.rstrip('s').replace('-', ' ').capitalize()} not found")
+        ctx = Context(self.ds, self.model, p)
+        if c == "experiences":
+            return 200, render.experience(ctx, rec, include, expand)
+        return 200, render.record(ctx, c, rec, include, expand)
+
+    # ------------------------------------------------------------------ reports
+    def _report_days(self, exp: Dict[str, Any], body: Dict[str, Any]) -> Tuple[int, List[int], List[int]]:
+        """(utc_offset, every local run day, the run days inside start_time..end_time).
+
+        Days are local midnights in UTC+``utc_offset`` as UTC seconds; a null or absent bound is unbounded.
+        """
+        offset = P.opt_int(body, "utc_offset", 0, minimum=-43200, maximum=50400)
+        start, end = P.opt_number(body, "start_time"), P.opt_number(body, "end_time")
+        run = self.ds.run_days(exp, offset)
+        return offset, run, [d for d in run if (start is None or d >= start) and (end is None or d <= end)]
+
+    def _goal_is_revenue(self, pid: int, goal_id: int) -> bool:
+        goal = self.ds.find(pid, "goals", goal_id) or {}
+        return goal.get("type") == "revenue"
+
+    def report_settings(self, req: ApiRequest, p: int, e: str) -> Response:
+        exp = self._experience(p, e)
+        settings = {"experience_id": exp["id"], "primary_goal": exp.get("primary_goal"), "utc_offset": 0,
+                    "stats_engine": "frequentist", "confidence_level": 95, "currency": "USD",
+                    "outliers": {"order_value": {"min": None, "max": None}}, "exclude_weekends": False}
+        settings.update(self.ds.report_settings_overrides.get(exp["id"], {}))
+        return 200, {"data": settings}
+
+    def aggregated_report(self, req: ApiRequest, p: int, e: str) -> Response:
+        exp = self._experience(p, e)
+        body = self._body(req)
+        goals = P.opt_list(body, "goals", "int")
+        P.opt_list(body, "metrics", "str", AGG_METRICS)
+        offset, run, days = self._report_days(exp, body)
+        exp_goals = exp.get("goals") or []
+        for i, goal_id in enumerate(goals or []):
+            if goal_id not in exp_goals:
+                raise P.invalid("goals", f"[{i}] is not a goal of experience {exp['id']}")
+        variations = exp.get("variations") or []
+        report_data = []
+        if run:
+            for goal_id in goals if goals is not None else exp_goals:
+                revenue = self._goal_is_revenue(p, goal_id)
+                totals = {v["id"]: self.model.totals(exp["id"], v, goal_id, revenue, days, offset)
+                          for v in variations}
+                base = next((totals[v["id"]] for v in variations if v["is_baseline"]), reports.ZERO)
+                rows = []
+                for v in variations:
+                    t = totals[v["id"]]
+                    rows.append({
+                        "id": v["id"],
+                        "visitors": t.visitors,
+                        "conversion_data": {
+                            "conversions": t.conversions,
+                            "conversion_rate": reports.rate(t.conversions, t.visitors),
+                            "conversion_rate_change": None if v["is_baseline"] else reports.change(base, t),
+                            "confidence": None if v["is_baseline"] else reports.confidence(base, t),
+                        },
+                        "revenue_data": {"total_revenue": t.revenue,
+                                         "revenue_per_visitor": reports.per_visitor(t.revenue, t.visitors)},
+                        "products_data": {"total_products": t.products},
+                    })
+                report_data.append({"goal_id": goal_id, "variations": rows})
+        variations_data = [{k: v[k] for k in ("id", "name", "is_baseline", "status", "traffic_distribution")}
+                           for v in variations]
+        return 200, {"data": {"reportData": report_data, "variations_data": variations_data}}
+
+    def daily_report(self, req: ApiRequest, p: int, e: str) -> Response:
+        exp = self._experience(p, e)
+        body = self._body(req)
+        name = "goal" if body.get("goal") is not None else "goal_id"
+        raw_goal = P.opt_number(body, name)
+        if raw_goal is not None and raw_goal != int(raw_goal):
+            raise P.invalid(name, "must be an integer")
+        goal_id = int(raw_goal) if raw_goal is not None else exp.get("primary_goal")
+        if goal_id is None or goal_id not in (exp.get("goals") or []):
+            raise P.invalid("goal", f"must be one of the goals of experience {exp['id']}")
+        metric = P.opt_enum(body, "metric", DAILY_METRICS, "conversion_rate")
+        cumulative = P.opt_enum(body, "report_type", ("cumulative", "non_cumulative"), "non_cumulative") == "cumulative"
+        offset, run, days = self._report_days(exp, body)
+        window = set(days)
+        revenue = self._goal_is_revenue(p, goal_id)
+        rows = []
+        for v in exp.get("variations") or []:
+            acc, stats = reports.ZERO, []
+            for day in run:
+                cell = self.model.cell(exp["id"], v["id"], v["is_baseline"], goal_id, revenue, day, offset)
+                acc = acc.plus(cell)
+                if day not in window:
+                    continue
+                shown = acc if cumulative else reports.Totals(*cell)
+                stats.append({"timestamp": day, "value": reports.metric_value(metric, shown),
+                              "visitors": shown.visitors,
+                              "totals": {"conversions": shown.conversions, "revenue": shown.revenue,
+                                         "products": shown.products}})
+            rows.append({"id": v["id"], "stats": stats})
+        return 200, {"data": {"reportData": {"goal_id": goal_id, "variations": rows}}}
+
+
+def _copy(value: Any) -> Any:
+    return copy.deepcopy(value)

@@ -1,0 +1,53 @@
+"""A substream router whose saved parent cursor moves only when the whole sync of its partitions completes."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional
+
+from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import SubstreamPartitionRouter
+from airbyte_cdk.sources.types import StreamSlice, StreamState
+
+
+@dataclass
+class SettledParentStateRouter(SubstreamPartitionRouter):
+    """Reports the parent streams' state as it was saved until every partition has been generated.
+
+    The CDK records the parent state seen right after each partition is generated and saves it once
+    the partitions generated before it are closed. A router that reads the whole parent before it
+    yields (or yields several partitions per parent record) would let the new parent cursor be saved
+    while partitions that depend on it are still open: a sync interrupted then would resume past
+    changes it never read. Holding the saved state until the last partition is generated makes the
+    CDK save the new parent cursor only at the end of a complete sync (``ensure_at_least_one_state_emitted``).
+
+    Subclasses implement ``settled_slices`` instead of ``stream_slices``.
+    """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._held_state: Optional[Mapping[str, StreamState]] = None
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        self._held_state = copy.deepcopy(super().get_stream_state())
+        try:
+            yield from self.settled_slices()
+        finally:
+            self._held_state = None
+
+    def settled_slices(self) -> Iterable[StreamSlice]:
+        """The partitions (default: the plain substream partitions)."""
+        yield from super().stream_slices()
+
+    def parent_slices(self) -> Iterable[StreamSlice]:
+        """The substream partitions of the parent records (reading the parents)."""
+        yield from super().stream_slices()
+
+    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+        if self._held_state is not None:
+            return self._held_state
+        return self.current_parent_state()
+
+    def current_parent_state(self) -> Optional[Mapping[str, StreamState]]:
+        """The parent state as read so far (subclasses may say otherwise)."""
+        return super().get_stream_state()

@@ -1,0 +1,47 @@
+"""SettledParentStateRouter: the parent cursor it reports stays as saved until every partition is generated."""
+
+from types import SimpleNamespace
+
+from airbyte_cdk.sources.types import StreamSlice
+
+from source_convert.components.parent_state import SettledParentStateRouter
+
+SAVED = {"object_changes": {"timestamp": "100"}}
+READ = {"object_changes": {"timestamp": "200"}}
+
+
+class ReadsTheWholeParentFirst(SettledParentStateRouter):
+    """Moves the parent cursor (as reading the parent does), then yields two partitions."""
+
+    def settled_slices(self):
+        parent = self.parent_stream_configs[0].stream
+        parent.cursor.state["timestamp"] = "200"
+        yield StreamSlice(partition={"only": [1]}, cursor_slice={})
+        yield StreamSlice(partition={"only": [2]}, cursor_slice={})
+
+
+def router():
+    stream = SimpleNamespace(name="object_changes", cursor=SimpleNamespace(state={"timestamp": "100"}))
+    parent = SimpleNamespace(incremental_dependency=True, stream=stream)
+    return ReadsTheWholeParentFirst(parent_stream_configs=[parent], config={}, parameters={})
+
+
+def test_while_partitions_are_generated_the_saved_parent_cursor_is_reported():
+    made = router()
+    reported = [made.get_stream_state() for _ in made.stream_slices()]
+    assert reported == [SAVED, SAVED]
+
+
+def test_once_every_partition_is_generated_the_new_parent_cursor_is_reported():
+    made = router()
+    assert made.get_stream_state() == SAVED
+    list(made.stream_slices())
+    assert made.get_stream_state() == READ
+
+
+def test_an_abandoned_generation_stops_holding_the_state():
+    made = router()
+    slices = made.stream_slices()
+    next(slices)
+    slices.close()
+    assert made.get_stream_state() == READ
