@@ -88,6 +88,7 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
     - Otherwise: the ids the new events name, in batches of ``batch_size`` (``only``). An event whose
       object id cannot be found makes this sync read the whole list instead, with one warning; so does
       a saved cursor later than Convert's newest event (it cannot have come from Convert's clock).
+
     Stream ``$parameters`` it reads: ``statuses`` (sent with every request, so archived and deleted
     objects arrive with their new status instead of vanishing); ``refresh_always`` (a list whose values
     Convert computes without history events, such as usage stats: the whole list on every sync);
