@@ -104,6 +104,17 @@ def run_connector(
     return ConnectorRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
+def state_of(run: ConnectorRun, stream: str) -> Dict[str, Any]:
+    """The last state a run saved for ``stream``."""
+    return next(s["stream"]["stream_state"] for s in run.final_state() if s["stream"]["stream_descriptor"]["name"] == stream)
+
+
+def daily_metrics(dataset: Any, goal_id: int, project_id: int) -> List[str]:
+    """The daily report metrics that apply to a goal: the revenue ones only for goals of type revenue."""
+    revenue = (dataset.find(project_id, "goals", goal_id) or {}).get("type") == "revenue"
+    return ["conversion_rate"] + (["avg_revenue_per_visitor", "avg_products_ordered_per_visitor"] if revenue else [])
+
+
 def load_schema(stream: str) -> Dict[str, Any]:
     return json.loads((SCHEMAS_DIR / f"{stream}.json").read_text())
 

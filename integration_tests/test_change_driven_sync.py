@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from integration_tests.harness import configured_catalog, run_connector
+from integration_tests.harness import configured_catalog, run_connector, state_of
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 
 DAY = 86400
@@ -39,10 +39,6 @@ def sync(sim: ConvertSimulator, catalog: Dict[str, Any], state: Any = None):
     result = run_connector("read", sim.config(), catalog, state=state)
     assert result.returncode == 0 and not result.errors, result.stdout[-3000:]
     return result
-
-
-def state_of(run, stream: str) -> Dict[str, Any]:
-    return next(s["stream"]["stream_state"] for s in run.final_state() if s["stream"]["stream_descriptor"]["name"] == stream)
 
 
 def ids(records: List[Dict[str, Any]]) -> Set[int]:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from integration_tests.harness import configured_catalog, run_connector
+from integration_tests.harness import configured_catalog, daily_metrics, run_connector, state_of
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 
 HISTORY_BASED = ["experiences", "experience_details", "goals", "audiences", "locations"]
@@ -29,18 +29,12 @@ def catalog(sim):
     return lambda *streams: configured_catalog(streams, incremental=streams, discovered=discovered)
 
 
-def state_of(run, stream):
-    return next(s["stream"]["stream_state"] for s in run.final_state() if s["stream"]["stream_descriptor"]["name"] == stream)
-
-
 def history_ids(sim):
     return {event["id"] for event in sim.dataset.records(WEB_PROJECT_ID, "change-history")}
 
 
-def daily_metrics(sim, goal_id):
-    """The daily metrics that apply to a goal: the revenue ones only for revenue goals."""
-    revenue = (sim.dataset.find(WEB_PROJECT_ID, "goals", goal_id) or {}).get("type") == "revenue"
-    return ["conversion_rate"] + (["avg_revenue_per_visitor", "avg_products_ordered_per_visitor"] if revenue else [])
+def metrics_of(sim, goal_id):
+    return daily_metrics(sim.dataset, goal_id, WEB_PROJECT_ID)
 
 
 def utc_day(offset_days: int = 0) -> str:
@@ -130,7 +124,7 @@ def test_interrupted_report_sync_resumes_without_losing_rows(sim, catalog):
     assert resumed.returncode == 0
     rows = broken.records_of("daily_reports") + resumed.records_of("daily_reports")
     assert {(r["experience_id"], r["goal_id"], r["variation_id"], r["day"]) for r in rows} == expected
-    partitions = sum(len(daily_metrics(sim, goal)) for e in sim.dataset.started_experiences() for goal in e["goals"])
+    partitions = sum(len(metrics_of(sim, goal)) for e in sim.dataset.started_experiences() for goal in e["goals"])
     assert sim.count(path_regex=r"/daily_report$") <= partitions
 
 
@@ -195,7 +189,12 @@ def test_abnormal_future_state_yields_nothing_and_does_not_move_back(sim, catalo
     assert state_of(result, stream) == state
 
 
-@pytest.mark.parametrize("state", [{}, {"legacy_cursor": "2020-01-01"}])
+@pytest.mark.parametrize("state", [
+    {},
+    {"legacy_cursor": "2020-01-01"},
+    {"use_global_cursor": True, "state": {"changed_at": "99999999999999"},
+     "parent_state": {"object_changes": {"timestamp": "99999999999999"}}},
+])
 def test_empty_or_foreign_state_starts_a_full_read(sim, catalog, state):
     message = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "experiences"}, "stream_state": state}}]
     result = run_connector("read", sim.config(), catalog("experiences", "change_history"), state=message)

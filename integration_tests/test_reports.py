@@ -9,6 +9,7 @@ connector's output.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections import Counter, defaultdict
@@ -17,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 import pytest
 
 from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
-from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset
+from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import reports as model
 
 REPORTS = ["aggregated_reports", "daily_reports"]
@@ -356,3 +357,76 @@ def test_a_0_2_0_daily_state_continues_from_its_day(fresh_sim):
     saved = stream_state(run, "daily_reports")
     assert saved["state"] == {"day": local_date(sim.dataset.today, 0)}
     assert saved["parent_state"] == {"started_experiences": {"ran_until": str(sim.dataset.now)}}
+
+
+@pytest.fixture()
+def paged_sim():
+    """A simulator whose experiences list takes three pages (50 a page)."""
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED + 2, experiences=120)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("stream", REPORTS)
+def test_a_parent_list_failing_on_its_second_page_moves_no_cursor_and_the_resumed_sync_misses_nothing(paged_sim, stream):
+    sim = paged_sim
+    config = {"report_lookback_days": LOOKBACK_DAYS, "daily_report_metrics": ["conversion_rate"], "max_concurrent_requests": 1}
+    first = read(sim, [stream], **config)
+    before = sim.dataset.now
+    running = [e for e in started(sim.dataset) if not e["end_time"]]
+    sim.dataset.update_experience(running[0]["id"], status="completed")  # stops now: its last days must come again
+    sim.dataset.advance_days(10)
+
+    # The started experiences' list fails on its second page: no report partition may close before it is read whole.
+    fault = sim.inject(Fault(status=422, times=1, path_regex=r"/experiences$", every=2))
+    sim.reset_log()
+    broken = run_connector("read", sim.config(**config), configured_catalog([stream], incremental=[stream]),
+                           state=first.final_state())
+    assert broken.returncode != 0 and broken.errors
+    assert fault.hits == 1 and [r.body.get("page") for r in sim.requests if r.status == 422] == [2]
+    saved = [s["stream"]["stream_state"] for s in broken.final_state() if s["stream"]["stream_descriptor"]["name"] == stream]
+    assert saved in ([], [stream_state(first, stream)]), "a cursor moved past experiences that were not read"
+
+    sim.clear_faults()
+    resumed = read(sim, [stream], state=broken.final_state() or first.final_state(), **config)
+    experiences = started(sim.dataset)
+    if stream == "daily_reports":
+        saved_day = stream_state(first, stream)["state"]["day"]
+        expected = {key for key in expected_daily(sim, 0, experiences, saved_day) if key[4] == "conversion_rate"}
+        got = {key for run in (broken, resumed) for key in daily_by_key(run) if key[3] >= saved_day}
+        assert len(expected) > 100 and got == expected
+    else:
+        ran_until = {e["id"]: e["end_time"] or sim.dataset.now for e in experiences}
+        rows = resumed.records_of(stream)
+        assert {r["experience_id"] for r in rows} == reread_experiences(experiences, before)
+        assert all(r["ran_until"] == ran_until[r["experience_id"]] for r in rows)
+
+
+@pytest.mark.parametrize(
+    "stream, answer, words",
+    [
+        ("daily_reports", {"reportData": {"goal_id": 999999, "variations": []}}, ["is for goal 999999 in data.reportData"]),
+        ("daily_reports", {"reportData": [{"variations": [{"id": 1}]}]}, ["no 'stats' in data.reportData[0].variations[0]"]),
+        ("aggregated_reports", {"report": {"goal_id": 1, "variations": []}}, ["no 'reportData' in data"]),
+        ("aggregated_reports", {"reportData": [{"goal_id": 1, "variations": ["x"]}]},
+         ["a string as data.reportData[0].variations[0], expected an object"]),
+    ],
+)
+def test_a_report_of_another_shape_stops_the_sync_with_one_clear_error(fresh_sim, stream, answer, words):
+    sim = fresh_sim
+    report = "daily_report" if stream == "daily_reports" else "aggregated_report"
+    fault = sim.inject(Fault(kind="no_data", body=json.dumps({"data": answer}), times=1, path_regex=rf"/{report}$"))
+    sim.reset_log()
+    run = run_connector("read", sim.config(max_concurrent_requests=1), configured_catalog([stream], incremental=[stream]))
+    (faulted,) = [r for r in sim.requests if r.fault]
+    assert fault.hits == 1 and run.returncode != 0
+    if stream == "daily_reports" and "goal_id" in answer["reportData"]:
+        words = words + [f"but goal {faulted.body['goal']} was requested"]
+    # The stream's error once, then only the CDK's summary of the streams that failed.
+    failures = [e for e in run.errors if not e["message"].startswith("During the sync, the following streams did not")]
+    assert len(failures) == 1 and failures[0]["failure_type"] == "system_error", run.errors
+    message = failures[0]["message"]
+    assert message.startswith(f"Stream '{stream}': the report Convert answered to POST {faulted.path} ")
+    assert all(word in message for word in words), message
+    assert "Traceback" not in message and "Traceback" not in run.stderr
+    assert all("AirbyteTracedException(" in e["message"] for e in run.errors if e is not failures[0]), "not a crash"
+    assert sim.key_secret not in run.stdout + run.stderr

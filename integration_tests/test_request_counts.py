@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from integration_tests.harness import configured_catalog, run_connector
+from integration_tests.harness import configured_catalog, daily_metrics, run_connector
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset
 
 PAGE = 50
@@ -205,18 +205,12 @@ def test_aggregated_reports_one_request_per_started_experience(sim):
     assert requested == Counter(e["id"] for e in ran)  # each started experience exactly once, no others
 
 
-def daily_metrics(sim: ConvertSimulator, goal_id: int) -> List[str]:
-    """The daily metrics that apply to a goal: the revenue ones only for revenue goals."""
-    revenue = (sim.dataset.find(WEB_PROJECT_ID, "goals", goal_id) or {}).get("type") == "revenue"
-    return ["conversion_rate"] + (["avg_revenue_per_visitor", "avg_products_ordered_per_visitor"] if revenue else [])
-
-
 def test_daily_reports_one_request_per_started_experience_goal_and_metric(sim):
     ran = started(sim)
     count = len(collection(sim, "experiences"))
     _, requests = read_one(sim, "daily_reports", max_concurrent_requests=2)
     parent, reports = split_report_requests(requests)
-    expected_pairs = Counter((e["id"], goal, metric) for e in ran for goal in e.get("goals") or [] for metric in daily_metrics(sim, goal))
+    expected_pairs = Counter((e["id"], goal, metric) for e in ran for goal in e.get("goals") or [] for metric in daily_metrics(sim.dataset, goal, WEB_PROJECT_ID))
     assert_pages(parent, "/experiences", pages_with_count(count))
     assert len(reports) == sum(expected_pairs.values())
     assert len(requests) == pages_with_count(count) + sum(expected_pairs.values())

@@ -22,11 +22,25 @@ _DAY_CURSORS = ("day",)
 _PARTITIONED_KEYS = {"use_global_cursor", "state", "states", "parent_state", "lookback_window"}
 
 
+_MAX_UNIX_DIGITS = 11  # UNIX seconds up to the year 5138; more digits is not a time the CDK's "%s" reads
+
+
+def _whole_number(value: Any) -> Optional[int]:
+    """A non-negative whole number given as an int or a string of digits (as the CDK saves them)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        return int(value)
+    return None
+
+
 def _is_unix(value: Any) -> bool:
-    try:
-        return float(value) >= 0 and not isinstance(value, bool)
-    except (TypeError, ValueError):
-        return False
+    number = _whole_number(value)
+    return number is not None and len(str(number)) <= _MAX_UNIX_DIGITS
 
 
 def _is_day(value: Any) -> bool:
@@ -57,6 +71,10 @@ def usable(state: Any) -> bool:
     if not set(state) & _PARTITIONED_KEYS:
         return _cursor_ok(state)
     if not set(state) <= _PARTITIONED_KEYS:
+        return False
+    if "lookback_window" in state and _whole_number(state["lookback_window"]) is None:
+        return False
+    if "use_global_cursor" in state and not isinstance(state["use_global_cursor"], bool):
         return False
     if "state" in state and not _cursor_ok(state["state"]):
         return False

@@ -8,7 +8,9 @@ import logging
 import pytest
 import requests
 
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components.reports import (
     AggregatedReportExtractor,
@@ -24,11 +26,17 @@ MIDNIGHT = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())  # 
 HOUR = 3600
 
 
-def response(data) -> requests.Response:
+REPORT_URL = "https://api.convert.com/api/v2/accounts/1/projects/2/experiences/5/"
+
+
+def response(data, body=None, report="daily_report") -> requests.Response:
+    """A 200 answer with ``{"data": data}`` to the report request the connector sent with ``body``."""
     answer = requests.Response()
     answer.status_code = 200
     answer._content = json.dumps({"data": data}).encode()
     answer.headers["Content-Type"] = "application/json"
+    sent = body if body is not None else {"goal": 11, "metric": "conversion_rate", "report_type": "non_cumulative"}
+    answer.request = requests.Request("POST", REPORT_URL + report, json=sent).prepare()
     return answer
 
 
@@ -49,7 +57,7 @@ def test_report_day_reads_both_stamps_of_a_local_day(timestamp, offset, day):
     assert report_day(timestamp, offset) == day
 
 
-@pytest.mark.parametrize("timestamp", [None, "1793491200", True, 0, -5])
+@pytest.mark.parametrize("timestamp", [None, "1793491200", True, 0, -5, [MIDNIGHT], {"s": MIDNIGHT}])
 def test_report_day_of_no_time_is_none(timestamp):
     assert report_day(timestamp, 0) is None
 
@@ -83,6 +91,124 @@ def test_aggregated_rows_join_the_variation_names():
     assert [(r["variation_name"], r["is_baseline"], r["conversions"]) for r in rows] == [("Original", True, 1), ("B", False, 2)]
     assert (rows[0]["total_revenue"], rows[0]["revenue_per_visitor"], rows[0]["total_products"]) == (20.0, 2.0, 3)
     assert (rows[1]["conversion_rate_change"], rows[1]["confidence"], rows[1]["total_revenue"]) == (100.0, 60.0, None)
+
+
+SECRET_LOOKING = "value-that-must-not-be-echoed"
+STAT = {"timestamp": MIDNIGHT, "value": 1.0, "visitors": 3}
+
+
+def daily_rows(data, body=None):
+    return list(DailyReportExtractor(parameters={"name": "daily_reports"}, config={}, utc_offset=0).extract_records(response(data, body)))
+
+
+def aggregated_rows(data):
+    return list(AggregatedReportExtractor(parameters={"name": "aggregated_reports"}).extract_records(
+        response(data, {"utc_offset": 0}, "aggregated_report")))
+
+
+def assert_fails_naming(extract, data, stream, report, *fragments):
+    with pytest.raises(AirbyteTracedException) as raised:
+        extract(data)
+    message = raised.value.message
+    assert raised.value.failure_type == FailureType.system_error
+    assert f"Stream '{stream}'" in message and f"POST /api/v2/accounts/1/projects/2/experiences/5/{report}" in message
+    assert all(fragment in message for fragment in fragments), message
+    assert SECRET_LOOKING not in message and SECRET_LOOKING not in (raised.value.internal_message or "")
+
+
+@pytest.mark.parametrize(
+    "data, fragments",
+    [
+        ({"reportDatum": {}}, ["no 'reportData' in data (expected an object or a list)"]),
+        (None, ["no report under 'data'"]),
+        ({"reportData": SECRET_LOOKING}, ["a string as data.reportData, expected an object or a list"]),
+        ({"reportData": [SECRET_LOOKING]}, ["a string as data.reportData[0], expected an object"]),
+        ({"reportData": {"goal_id": 11}}, ["no 'variations' in data.reportData"]),
+        ({"reportData": [{"goal_id": 11, "variations": {"id": 1}}]}, ["an object as data.reportData[0].variations, expected a list"]),
+        ({"reportData": {"variations": [7]}}, ["a number as data.reportData.variations[0], expected an object"]),
+        ({"reportData": {"variations": [{"stats": []}]}}, ["no 'id' in data.reportData.variations[0]"]),
+        ({"reportData": {"variations": [{"id": 1}]}}, ["no 'stats' in data.reportData.variations[0]"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [SECRET_LOOKING]}]}},
+         ["a string as data.reportData.variations[0].stats[0], expected an object"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{"timestamp": [MIDNIGHT]}]}]}},
+         ["a list as data.reportData.variations[0].stats[0].timestamp, expected a positive UNIX time"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{"value": 1.0}]}]}},
+         ["null as data.reportData.variations[0].stats[0].timestamp"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": [SECRET_LOOKING]}]}]}},
+         ["a list as data.reportData.variations[0].stats[0].totals, expected an object"]),
+    ],
+)
+def test_a_daily_report_of_another_shape_fails_naming_the_place(data, fragments):
+    assert_fails_naming(daily_rows, data, "daily_reports", "daily_report", *fragments)
+
+
+@pytest.mark.parametrize("entry", [{"goal_id": 12}, {"goal": 12}, {"goal_id": "12"}])
+def test_a_daily_report_for_another_goal_than_requested_fails(entry):
+    data = {"reportData": [{**entry, "variations": [{"id": 1, "stats": [STAT]}]}]}
+    assert_fails_naming(daily_rows, data, "daily_reports", "daily_report", "is for goal 12 in data.reportData[0]",
+                        "goal 11 was requested")
+
+
+@pytest.mark.parametrize(
+    "entry, body",
+    [
+        ({"goal_id": 11}, None),
+        ({"goal": "11"}, None),  # the id as a string
+        ({"goal_id": 11}, {"goal_id": 11, "metric": "conversion_rate"}),  # the request named it goal_id
+        ({}, None),  # no goal named: the requested one
+        ({"goal_id": None, "goal": 11}, None),
+    ],
+)
+def test_a_daily_report_for_the_requested_goal_gives_its_rows(entry, body):
+    data = {"reportData": {**entry, "variations": [{"id": 1, "stats": [{**STAT, "timestamp": MIDNIGHT * 1000}]}]}}
+    assert [(row["variation_id"], row["day"]) for row in daily_rows(data, body)] == [(1, "2026-11-01")]
+
+
+def test_a_daily_request_without_a_goal_cannot_be_checked_and_fails():
+    data = {"reportData": {"goal_id": 11, "variations": []}}
+    assert_fails_naming(lambda d: daily_rows(d, {"metric": "conversion_rate"}), data, "daily_reports", "daily_report",
+                        "the request body names no goal")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"reportData": []},
+        {"reportData": {"goal_id": 11, "variations": []}},
+        {"reportData": [{"goal_id": 11, "variations": [{"id": 1, "stats": []}]}]},
+    ],
+)
+def test_empty_report_lists_give_no_rows(data):
+    assert daily_rows(data) == []
+
+
+@pytest.mark.parametrize(
+    "data, fragments",
+    [
+        ({"variations_data": []}, ["no 'reportData' in data"]),
+        ([], ["no report under 'data'"]),
+        ({"reportData": [{"goal_id": 11}]}, ["no 'variations' in data.reportData[0]"]),
+        ({"reportData": [{"variations": []}]}, ["no 'goal_id' (or 'goal') in data.reportData[0]"]),
+        ({"reportData": [{"goal_id": 11, "variations": [SECRET_LOOKING]}]},
+         ["a string as data.reportData[0].variations[0], expected an object"]),
+        ({"reportData": [{"goal_id": 11, "variations": [{"id": True}]}]},
+         ["a boolean as data.reportData[0].variations[0].id, expected an id"]),
+        ({"reportData": [{"goal_id": 11, "variations": [{"id": 1, "conversion_data": SECRET_LOOKING}]}]},
+         ["a string as data.reportData[0].variations[0].conversion_data, expected an object"]),
+        ({"reportData": [], "variations_data": {"id": 1}}, ["an object as data.variations_data, expected a list"]),
+    ],
+)
+def test_an_aggregated_report_of_another_shape_fails_naming_the_place(data, fragments):
+    assert_fails_naming(aggregated_rows, data, "aggregated_reports", "aggregated_report", *fragments)
+
+
+def test_an_aggregated_report_without_variation_names_gives_its_numbers_and_one_warning(caplog):
+    data = {"reportData": {"goal": 11, "variations": [{"id": 1, "visitors": 10}, {"id": 2, "visitors": 12}]}}
+    extractor = AggregatedReportExtractor(parameters={"name": "aggregated_reports"})
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        rows = [row for _ in range(2) for row in extractor.extract_records(response(data, {"utc_offset": 0}, "aggregated_report"))]
+    assert [(r["goal_id"], r["variation_id"], r["visitors"], r["variation_name"]) for r in rows[:2]] == [(11, 1, 10, None), (11, 2, 12, None)]
+    assert len(caplog.records) == 1 and "no variations_data" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize(

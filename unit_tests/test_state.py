@@ -36,6 +36,14 @@ def test_states_this_version_writes_are_usable(state):
         {"states": [{"partition": {}, "cursor": {"day": "not-a-day"}}]},
         {"states": "nope"},
         ["not", "a", "mapping"],
+        # Numbers the CDK's "%s" cursor cannot read back: they would crash the sync, not restart it.
+        {"timestamp": "1.5e9"},
+        {"use_global_cursor": True, "state": {"changed_at": "99999999999999"},
+         "parent_state": {"object_changes": {"timestamp": "99999999999999"}}},
+        {"use_global_cursor": True, "state": {"ran_until": "1"}, "parent_state": {"started_experiences": {"ran_until": "1e30"}}},
+        {"use_global_cursor": True, "state": {"day": "2026-11-01"}, "lookback_window": "abc"},
+        {"use_global_cursor": "yes", "state": {"day": "2026-11-01"}},
+        {"timestamp": "-5"},
     ],
 )
 def test_foreign_states_are_not_usable(state):

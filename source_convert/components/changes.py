@@ -10,10 +10,12 @@ import logging
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers.substream_partition_router import ParentStreamConfig
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components.parent_state import SettledParentStateRouter
 
@@ -186,9 +188,16 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
         newest: Optional[int] = None
         for partition in self.newest_event.stream.generate_partitions():
             for record in partition.read():
-                value = _as_int(record.data.get(key)) if isinstance(record.data, Mapping) else None
-                if value is not None and (newest is None or value > newest):
-                    newest = value
+                data = record.data if isinstance(record.data, Mapping) else {}
+                value = data.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise AirbyteTracedException(
+                        message=f"Stream '{self._stream_name}': Convert's newest change-history event has no numeric "
+                        f"'{key}' (its keys: {', '.join(sorted(map(str, data)))}); the sync stops rather than "
+                        "guess where the change history stands.",
+                        failure_type=FailureType.system_error,
+                    )
+                newest = int(value) if newest is None else max(newest, int(value))
         return newest
 
     def get_request_body_json(

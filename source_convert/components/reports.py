@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
 
 import requests
 
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_convert.components.envelope import describe_request
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.parent_state import SettledParentStateRouter
 
@@ -41,7 +45,6 @@ def unix_seconds(value: Any) -> Optional[int]:
     return int(value / 1000 if value > _MILLISECONDS_THRESHOLD else value)
 
 
-@functools.lru_cache(maxsize=4096)
 def report_day(timestamp: Any, utc_offset: int = 0) -> Optional[str]:
     """``YYYY-MM-DD`` of a daily-report timestamp in the report time zone (``utc_offset`` seconds east of UTC).
 
@@ -50,28 +53,37 @@ def report_day(timestamp: Any, utc_offset: int = 0) -> Optional[str]:
     second reading is read that way; any other is the local date of the instant.
     """
     seconds = unix_seconds(timestamp)
-    if seconds is None:
-        return None
+    return None if seconds is None else _local_day(seconds, utc_offset)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(seconds: int, utc_offset: int) -> str:
     local = seconds + utc_offset
     if local % _DAY_SECONDS and not seconds % _DAY_SECONDS:
         local = seconds
     return dt.datetime.fromtimestamp(local, tz=dt.timezone.utc).strftime("%Y-%m-%d")
 
 
-def _goal_entries(report: Any) -> List[Mapping[str, Any]]:
-    """``reportData`` may be one goal's object or a list of them."""
-    entries = report.get("reportData") if isinstance(report, Mapping) else None
-    if isinstance(entries, Mapping):
-        return [entries]
-    return [entry for entry in entries or [] if isinstance(entry, Mapping)]
+def _kind(value: Any) -> str:
+    """What a JSON value is, for messages (never the value itself)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return type(value).__name__
 
 
 def _goal_id(entry: Mapping[str, Any]) -> Any:
-    return entry.get("goal_id", entry.get("goal"))
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    """The goal a report entry names: ``goal_id``, or ``goal`` (the reference leaves open which)."""
+    return next((entry[key] for key in ("goal_id", "goal") if entry.get(key) is not None), None)
 
 
 def _interpolated_int(value: Any, config: Config, parameters: Mapping[str, Any]) -> int:
@@ -80,21 +92,118 @@ def _interpolated_int(value: Any, config: Config, parameters: Mapping[str, Any])
 
 
 @dataclass
-class AggregatedReportExtractor(ConvertDataExtractor):
-    """One row per goal and variation of an aggregated report, with the variation's name and baseline flag."""
+class _ReportReader:
+    """Reads one report answer strictly: an unexpected shape fails the sync with an error that names the
+    stream, the request and the place (``data.reportData[0].variations[1]``), never a value."""
+
+    stream: str
+    response: requests.Response
+
+    def fail(self, problem: str) -> NoReturn:
+        message = (
+            f"Stream '{self.stream}': the report Convert answered to {describe_request(self.response)} {problem}. "
+            "The sync stops here rather than skip report rows."
+        )
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+
+    def objects(self, container: Mapping[str, Any], key: str, where: str) -> Iterator[Tuple[str, Mapping[str, Any]]]:
+        """The objects of the list ``container[key]`` (required; may be empty), each with its place."""
+        if key not in container:
+            self.fail(f"has no '{key}' in {where} (expected a list)")
+        items = container[key]
+        if not isinstance(items, list):
+            self.fail(f"has {_kind(items)} as {where}.{key}, expected a list")
+        for index, item in enumerate(items):
+            place = f"{where}.{key}[{index}]"
+            if not isinstance(item, Mapping):
+                self.fail(f"has {_kind(item)} as {place}, expected an object")
+            yield place, item
+
+    def optional_object(self, container: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+        """``container[key]`` when it is an object, ``{}`` when missing or null."""
+        value = container.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(f"has {_kind(value)} as {where}.{key}, expected an object")
+        return value
+
+    def identifier(self, container: Mapping[str, Any], key: str, where: str) -> Union[int, str]:
+        """``container[key]``, required, a number or a string."""
+        value = container.get(key)
+        if value is None:
+            self.fail(f"has no '{key}' in {where}")
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.fail(f"has {_kind(value)} as {where}.{key}, expected an id")
+        return value
+
+    def goal_entries(self, report: Any) -> Iterator[Tuple[str, Mapping[str, Any]]]:
+        """The goal entries of ``reportData``: one goal's object, or a list of them (both readings occur)."""
+        if not isinstance(report, Mapping):
+            self.fail(f"has {_kind(report)} as data, expected an object")
+        if "reportData" not in report:
+            self.fail("has no 'reportData' in data (expected an object or a list)")
+        entries = report["reportData"]
+        if isinstance(entries, Mapping):
+            yield "data.reportData", entries
+        elif not isinstance(entries, list):
+            self.fail(f"has {_kind(entries)} as data.reportData, expected an object or a list")
+        else:
+            yield from self.objects(report, "reportData", "data")
+
+    def requested_goal(self) -> Any:
+        """The goal the request asked for, read from the JSON body the connector sent."""
+        body = getattr(self.response.request, "body", None)
+        try:
+            sent = json.loads(body) if body else None
+        except ValueError:
+            sent = None
+        goal = _goal_id(sent) if isinstance(sent, Mapping) else None
+        if goal is None:
+            self.fail("cannot be checked: the request body names no goal")
+        return goal
+
+
+@dataclass
+class _ReportExtractor(ConvertDataExtractor):
+    """The report under ``data``; a body that is not Convert's envelope fails in the base extractor."""
+
+    def _reports(self, response: requests.Response, reader: _ReportReader) -> List[Any]:
+        reports = list(super().extract_records(response))
+        if not reports:
+            reader.fail("has no report under 'data' (null or an empty list)")
+        return reports
+
+
+@dataclass
+class AggregatedReportExtractor(_ReportExtractor):
+    """One row per goal and variation of an aggregated report, with the variation's name and baseline flag.
+
+    A report without ``variations_data`` still gives every number; one warning says the names are missing.
+    """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._warned_names = False
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for report in super().extract_records(response):
-            described = {item.get("id"): item for item in report.get("variations_data") or [] if isinstance(item, Mapping)}
-            for entry in _goal_entries(report):
-                for variation in entry.get("variations") or []:
-                    conversion = _mapping(variation.get("conversion_data"))
-                    revenue = _mapping(variation.get("revenue_data"))
-                    products = _mapping(variation.get("products_data"))
-                    about = described.get(variation.get("id"), {})
+        reader = _ReportReader(self._stream, response)
+        for report in self._reports(response, reader):
+            entries = list(reader.goal_entries(report))
+            described = self._described(reader, report)
+            for where, entry in entries:
+                goal_id = _goal_id(entry)
+                if goal_id is None:
+                    reader.fail(f"has no 'goal_id' (or 'goal') in {where}")
+                for place, variation in reader.objects(entry, "variations", where):
+                    variation_id = reader.identifier(variation, "id", place)
+                    conversion = reader.optional_object(variation, "conversion_data", place)
+                    revenue = reader.optional_object(variation, "revenue_data", place)
+                    products = reader.optional_object(variation, "products_data", place)
+                    about = described.get(variation_id, {})
                     yield {
-                        "goal_id": _goal_id(entry),
-                        "variation_id": variation.get("id"),
+                        "goal_id": goal_id,
+                        "variation_id": variation_id,
                         "variation_name": about.get("name"),
                         "is_baseline": about.get("is_baseline"),
                         "visitors": variation.get("visitors"),
@@ -107,12 +216,26 @@ class AggregatedReportExtractor(ConvertDataExtractor):
                         "total_products": products.get("total_products"),
                     }
 
+    def _described(self, reader: _ReportReader, report: Mapping[str, Any]) -> Dict[Any, Mapping[str, Any]]:
+        """``variations_data`` by variation id."""
+        if report.get("variations_data") is None:
+            if not self._warned_names:
+                self._warned_names = True
+                LOGGER.warning(
+                    "Stream '%s': the report Convert answered to %s has no variations_data (maybe others too): "
+                    "its rows have no variation_name or is_baseline.", self._stream, describe_request(reader.response),
+                )
+            return {}
+        return {item.get("id"): item for _, item in reader.objects(report, "variations_data", "data")}
+
 
 @dataclass
-class DailyReportExtractor(ConvertDataExtractor):
+class DailyReportExtractor(_ReportExtractor):
     """One row per goal, variation and day of a daily report; ``day`` is the date in the report time zone.
 
     ``utc_offset``: seconds east of UTC, the value sent with the request (interpolated against the config).
+    A goal entry that names another goal than the request asked for fails the sync: its rows would be
+    counted for the requested goal.
     """
 
     config: Config = None  # type: ignore[assignment]
@@ -123,18 +246,25 @@ class DailyReportExtractor(ConvertDataExtractor):
         self._utc_offset = _interpolated_int(self.utc_offset, self.config or {}, parameters or {})
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for report in super().extract_records(response):
-            for entry in _goal_entries(report):
+        reader = _ReportReader(self._stream, response)
+        requested = reader.requested_goal()
+        for report in self._reports(response, reader):
+            for where, entry in list(reader.goal_entries(report)):
                 goal_id = _goal_id(entry)
-                for variation in entry.get("variations") or []:
-                    variation_id = variation.get("id")
-                    for stat in variation.get("stats") or []:
-                        totals = _mapping(stat.get("totals"))
+                if goal_id is not None and str(goal_id) != str(requested):
+                    reader.fail(f"is for goal {goal_id} in {where}, but goal {requested} was requested")
+                for place, variation in reader.objects(entry, "variations", where):
+                    variation_id = reader.identifier(variation, "id", place)
+                    for stat_place, stat in reader.objects(variation, "stats", place):
                         timestamp = stat.get("timestamp")
+                        day = report_day(timestamp, self._utc_offset)
+                        if day is None:
+                            reader.fail(f"has {_kind(timestamp)} as {stat_place}.timestamp, expected a positive UNIX time")
+                        totals = reader.optional_object(stat, "totals", stat_place)
                         yield {
                             "goal_id": goal_id,
                             "variation_id": variation_id,
-                            "day": report_day(timestamp, self._utc_offset),
+                            "day": day,
                             "timestamp": timestamp,
                             "value": stat.get("value"),
                             "visitors": stat.get("visitors"),
@@ -201,7 +331,9 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
 
     def settled_slices(self) -> Iterable[StreamSlice]:
         threshold = self._threshold()  # read before the parent is: its cursor moves while it is read
-        for parent_slice in self.parent_slices():
+        # The whole list first: a partition generated (and closed) before a later page fails would let
+        # the CDK save the stream cursor it advanced, past the experiences on the pages never read.
+        for parent_slice in list(self.parent_slices()):
             extra = parent_slice.extra_fields
             if threshold is not None and stopped_before(extra, threshold):
                 continue

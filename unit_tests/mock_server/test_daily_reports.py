@@ -3,13 +3,14 @@ goals only), from the cursor day minus the lookback with no end; one row per goa
 and metric, the day in the report time zone."""
 
 import datetime as dt
+import json
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
 from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
-from unit_tests.mock_server.response_builder import a_list_response, a_report_response, an_experience
+from unit_tests.mock_server.response_builder import a_list_response, an_experience, template
 from unit_tests.mock_server.runner import read_stream
 
 _STREAM = "daily_reports"
@@ -21,6 +22,13 @@ CLICK_GOAL = {"id": 12, "name": "Newsletter", "type": "clicks_link"}
 
 def midnight(day: str) -> int:
     return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def a_daily_report_of(goal: int) -> HttpResponse:
+    """The sample daily report, for the goal the request asked for."""
+    body = template("daily_report")
+    body["data"]["reportData"]["goal_id"] = goal
+    return HttpResponse(json.dumps(body), 200)
 
 
 def daily_report(experience_id: int, goal: int, metric: str, start_time: int, utc_offset: int = 0) -> ConvertRequestBuilder:
@@ -42,12 +50,12 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_start_date(http_mo
     start = midnight("2025-12-01")
     for goal, metric in [(11, "conversion_rate"), (11, "avg_revenue_per_visitor"), (11, "avg_products_ordered_per_visitor"),
                          (12, "conversion_rate")]:
-        http_mocker.post(daily_report(5, goal, metric, start).build(), a_report_response("daily_report"))
+        http_mocker.post(daily_report(5, goal, metric, start).build(), a_daily_report_of(goal))
 
     # When
     output = read_stream(ConfigBuilder().with_start_date("2025-12-01").build(), _STREAM, SyncMode.incremental)
 
-    # Then: each row carries its partition's goal and metric, not the report body's
+    # Then: each row carries its partition's goal and metric
     rows = {(r["goal_id"], r["metric"], r["variation_id"]): r for r in (m.record.data for m in output.records)}
     assert len(rows) == 8
     row = rows[(12, "conversion_rate", 700002)]
@@ -67,7 +75,7 @@ def test_a_later_sync_starts_at_the_cursor_day_minus_the_lookback(http_mocker: H
                            goals=[REVENUE_GOAL])]
         ).build(),
     )
-    http_mocker.post(daily_report(5, 11, "avg_revenue_per_visitor", midnight("2025-12-17")).build(), a_report_response("daily_report"))
+    http_mocker.post(daily_report(5, 11, "avg_revenue_per_visitor", midnight("2025-12-17")).build(), a_daily_report_of(11))
     state = {"use_global_cursor": True, "state": {"day": "2025-12-20"},
              "parent_state": {"started_experiences": {"ran_until": str(T)}}}
     config = ConfigBuilder().with_field("daily_report_metrics", ["avg_revenue_per_visitor"]).build()
@@ -89,7 +97,7 @@ def test_east_of_utc_the_window_starts_at_the_earlier_reading_of_the_first_midni
     )
     http_mocker.post(
         daily_report(5, 12, "conversion_rate", midnight("2025-12-01") - 19800, utc_offset=19800).build(),
-        a_report_response("daily_report"),
+        a_daily_report_of(12),
     )
     config = ConfigBuilder().with_start_date("2025-12-01").with_field("report_utc_offset_hours", 5.5).build()
 

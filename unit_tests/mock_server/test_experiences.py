@@ -57,6 +57,24 @@ def test_a_first_sync_reads_every_status_and_stamps_records_with_convert_s_newes
     assert state["parent_state"] == {"object_changes": {"timestamp": str(_NEWEST)}}
 
 
+def test_a_newest_event_without_a_numeric_timestamp_stops_the_sync_instead_of_re_reading_forever(
+    http_mocker: HttpMocker,
+) -> None:
+    # Given: the newest history event carries its time in a shape the connector cannot compare
+    http_mocker.post(
+        ConvertRequestBuilder.newest_history_event().build(),
+        a_list_response("change_history").with_records([a_change_event(9, _NEWEST, "goal", 1).with_cursor("2026-11-30T10:00:00Z")]).build(),
+    )
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
+
+    # Then: no record, and the stream's error names the field and the event's keys (the CDK adds its summary)
+    assert output.records == []
+    error = output.errors[0].trace.error
+    assert "'timestamp'" in error.message and "object_id" in error.message and "2026-11-30" not in error.message
+
+
 def test_a_full_refresh_pages_through_the_whole_list(http_mocker: HttpMocker) -> None:
     # Given: 60 experiences on two pages
     given_the_newest_event_is(http_mocker, _NEWEST)
