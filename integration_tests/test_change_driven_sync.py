@@ -219,24 +219,6 @@ def test_knowledge_bases_sync_incrementally_newest_first_and_stop_at_the_cursor(
     assert sim.count(path_regex=r"/knowledge-bases$") == 1
 
 
-def test_a_first_401_is_re_signed_and_retried_whatever_its_message():
-    with simulator(-150) as sim:
-        sim.inject(Fault(status=401, times=1, path_regex=r"/experiences$", body='{"code":401,"message":"Unauthorized"}'))
-        result = sync(sim, catalog_for(sim, "experiences"))
-        assert len(result.records_of("experiences")) == len(sim.dataset.records(WEB_PROJECT_ID, "experiences"))
-        refused, retried = [r for r in sim.requests if r.path.endswith("/experiences")][:2]
-        assert (refused.status, retried.status) == (401, 200) and retried.auth_ok
-
-
-def test_a_second_401_for_the_same_request_is_a_config_error():
-    with simulator(-150) as sim:
-        sim.inject(Fault(status=401, times=2, path_regex=r"/experiences$", body='{"code":401,"message":"Unauthorized"}'))
-        result = run_connector("read", sim.config(), catalog_for(sim, "experiences"))
-        assert result.returncode != 0
-        assert result.errors and result.errors[0]["failure_type"] == "config_error"
-        assert "Key" in result.errors[0]["message"]
-
-
 def test_a_0_2_0_state_continues_without_a_full_read(sim):
     # What 0.2.0 saved for a change-driven stream (its cursor may have come from the worker's clock)
     saved = sim.dataset.max_history_timestamp() - 3600
