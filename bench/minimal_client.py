@@ -17,7 +17,9 @@ lines to stdout, one stream after the other, on one keep-alive session:
 
 Each stream is read as if it were alone: a stream's prerequisites (the newest-event request, the
 started-experiences list) are not shared between streams, as in the benchmark's minimum model.
-No credentials check, no retries, no state, no schema handling.
+No credentials check, no retries, no state, no schema handling. One project (``project_id`` a single id):
+the records of project-level streams carry it as ``project_id``, where the connector puts it (after
+the object's own fields, before ``changed_at``; in report rows before ``experience_id``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ PROJECT_LISTS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "domains": ("domains", {}),
 }
 STAMPED_WITH_NEWEST_CHANGE = ("experiences", "experience_details", "variations", "goals", "audiences", "locations")
+REPORT_STREAMS = ("aggregated_reports", "daily_reports")  # project_id goes before experience_id in their rows
 
 
 def compact(value: Any) -> str:
@@ -76,7 +79,10 @@ class Client:
         self.secret = config["key_secret"].encode("utf-8")
         self.base = (config.get("api_base_url") or "https://api.convert.com/api/v2").rstrip("/")
         self.account = str(config["account_id"])
-        self.project = str(config["project_id"])
+        self.project = str(config["project_id"]).strip()
+        if not self.project.isdigit():
+            raise SystemExit(f"minimal_client reads one project; project_id is {config['project_id']!r}")
+        self.project_number = int(self.project)
         start = config.get("start_date") or DEFAULT_START
         start = start + "T00:00:00Z" if len(start) == 10 else start
         self.start = int(dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp())
@@ -121,13 +127,16 @@ class Client:
 
     # ------------------------------------------------------------------ streams
     def stream(self, name: str) -> Iterator[Dict[str, Any]]:
+        project_level = name not in ("account", "collaborators", "projects")
+        changed_at = None
         if name in STAMPED_WITH_NEWEST_CHANGE:
             changed_at = self.newest_change()  # asked before the list: later changes come again next time
-            for record in self._stream(name):
+        for record in self._stream(name):
+            if project_level and name not in REPORT_STREAMS:
+                record["project_id"] = self.project_number
+            if changed_at is not None:
                 record["changed_at"] = changed_at
-                yield record
-        else:
-            yield from self._stream(name)
+            yield record
 
     def _stream(self, name: str) -> Iterator[Dict[str, Any]]:
         if name == "account":
@@ -137,7 +146,7 @@ class Client:
         elif name == "projects":
             yield from self.pages(f"/accounts/{self.account}/projects",
                                   {"sort_by": "id", "sort_direction": "asc", "project_type": ["web", "fullstack"],
-                                   "status": ["active", "inactive"]})
+                                   "status": ["active", "inactive", "suspended"]})
         elif name in PROJECT_LISTS:
             path, body = PROJECT_LISTS[name]
             yield from self.pages(self.project_path(path), body)
@@ -220,6 +229,7 @@ class Client:
                         "total_revenue": revenue.get("total_revenue"),
                         "revenue_per_visitor": revenue.get("revenue_per_visitor"),
                         "total_products": (variation.get("products_data") or {}).get("total_products"),
+                        "project_id": self.project_number,
                         "experience_id": experience["id"],
                         "ran_until": experience["ran_until"],
                     }
@@ -233,8 +243,13 @@ class Client:
         return text
 
     def daily_reports(self) -> Iterator[Dict[str, Any]]:
-        # The start date's midnight, taken early enough for either reading of start_time (UTC or local).
-        window = {"start_time": self.start - max(self.utc_offset, 0), "end_time": None}
+        # From the midnight of the day before the start date (a baseline day, never a row), taken early
+        # enough for either reading of start_time (UTC or local); totals are each day's own numbers.
+        first_day = dt.datetime.fromtimestamp(self.start, tz=dt.timezone.utc).date()
+        baseline = first_day - dt.timedelta(days=1)
+        midnight = int(dt.datetime.combine(baseline, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+        window = {"start_time": midnight - max(self.utc_offset, 0), "end_time": None}
+        self.baseline = baseline.isoformat()
         for experience in self.started_experiences():
             path = self.project_path(f"experiences/{experience['id']}/daily_report")
             for goal in experience.get("goals") or []:
@@ -252,6 +267,8 @@ class Client:
                 for stat in variation.get("stats") or []:
                     stamp = stat.get("timestamp")
                     totals = stat.get("totals") or {}
+                    if self.day(stamp) <= self.baseline:
+                        continue
                     yield {
                         "goal_id": entry.get("goal_id", entry.get("goal")),
                         "variation_id": variation.get("id"),
@@ -262,6 +279,7 @@ class Client:
                         "conversions": totals.get("conversions"),
                         "revenue": totals.get("revenue"),
                         "products": totals.get("products"),
+                        "project_id": self.project_number,
                         "experience_id": experience_id,
                         "metric": metric,
                         "report_type": "non_cumulative",

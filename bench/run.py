@@ -12,6 +12,11 @@ Scenarios (each can be skipped):
 * latency  - the report streams over many partitions with server latency, at several concurrencies:
              wall time versus minimum requests x latency / concurrency, and the simulator's max in flight.
 * memory   - experiences + experience_details at growing sizes: peak RSS of the connector process.
+* projects - (not in the default set: ``--projects`` or ``--only projects``; bench/projects.py) project_id
+             "*" over the simulator's three projects, every stream: a first sync and an incremental sync
+             after ``Dataset.advance(1)``, requests per stream and project versus the minimum, wall time
+             at 200 ms versus requests x latency / concurrency, the simulator's peak in flight, and the
+             cost of re-reading every editable experience on incremental syncs.
 
 CPU and peak RSS are those of the measured process alone (``os.wait4`` rusage); the simulator runs
 in a separate process (bench/simproc.py) so its work is never counted.
@@ -52,8 +57,9 @@ CHANGE_DRIVEN = ("experiences", "experience_details", "variations", "goals", "au
 REPORT_STREAMS = ("aggregated_reports", "daily_reports")
 # Daily report metrics (the connector's default: all); the revenue ones apply to goals of type revenue.
 DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
-# Every connector read first reads the first page of this list (the manifest's check): not a stream's request.
-CHECK_STREAM = "tags"
+# Every connector read first reads the account's projects list (the check, which also resolves "*"):
+# one request (one page) before any stream, not a stream's request. The projects stream reads it again.
+CHECK_KIND = "projects"
 DOCKER_IMAGE = "airbyte/source-convert:dev"
 
 
@@ -98,9 +104,9 @@ def repeated_prerequisites(streams: Sequence[str], facts: Dict[str, Any]) -> int
 
 
 def check_requests(stats: Dict[str, Any], streams: Sequence[str], facts: Dict[str, Any]) -> int:
-    """Requests of the credentials check in one logged run: the check stream's pages beyond the stream's own."""
-    own = pages(facts["counts"][LIST_KINDS[CHECK_STREAM]]) if CHECK_STREAM in streams else 0
-    return stats["by_kind"].get(f"list:{LIST_KINDS[CHECK_STREAM]}", 0) - own
+    """Requests of the credentials check in one logged run: projects-list requests beyond the projects stream's own."""
+    own = pages(facts["projects"]) if "projects" in streams else 0
+    return stats["by_kind"].get(CHECK_KIND, 0) - own
 
 
 def daily_metrics(config: Dict[str, Any]) -> Sequence[str]:
@@ -141,6 +147,14 @@ class SimProcess:
 
     def stats(self) -> Dict[str, Any]:
         return self._command("stats")
+
+    def project_facts(self) -> Dict[str, Any]:
+        """Facts of every project of the account (``simproc.project_facts``), read now."""
+        return self._command("facts")
+
+    def advance(self, days: int = 1) -> Dict[str, Any]:
+        """``Dataset.advance(days)``: the clock moves and every project changes; returns what changed."""
+        return self._command(f"advance {int(days)}")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -184,6 +198,7 @@ class Measured:
     stderr_tail: str = ""
     rusage_from: str = "wait4"
     digests: Dict[str, collections.Counter] = field(default_factory=dict)
+    states: Dict[str, Any] = field(default_factory=dict)  # the last STATE message per stream (keep_states)
 
     @property
     def total_records(self) -> int:
@@ -198,12 +213,14 @@ def record_digest(line: bytes) -> Tuple[str, str]:
 
 
 def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: float = 7200,
-            connector: bool = False, verify: bool = False) -> Measured:
+            connector: bool = False, verify: bool = False, keep_states: bool = False) -> Measured:
     """Run ``args``; count RECORD lines per stream while streaming stdout; rusage via ``os.wait4``.
 
     With ``verify`` every record is also digested (costs CPU in this process, not in the measured one,
-    but it competes for the same cores: off for timing runs unless asked for).
+    but it competes for the same cores: off for timing runs unless asked for). With ``keep_states`` the
+    last per-stream STATE message of each stream is kept (a state file for the next sync).
     """
+    states: Dict[str, Any] = {}
     records: Dict[str, int] = {}
     digests: Dict[str, collections.Counter] = {}
     errors: List[str] = []
@@ -225,6 +242,10 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
                 if verify:
                     stream, digest = record_digest(raw)
                     digests.setdefault(stream, collections.Counter())[digest] += 1
+            elif keep_states and raw.startswith(b'{"type":"STATE"'):
+                message = json.loads(raw)
+                if message["state"].get("type") == "STREAM":
+                    states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
             elif raw.startswith(b"{") and b'"ERROR"' in raw:
                 try:
                     message = json.loads(raw)
@@ -242,7 +263,7 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
         err.seek(0)
         tail = err.read()[-3000:]
     result = Measured(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, records, errors, tail,
-                      digests=digests)
+                      digests=digests, states=states)
     if inner is not None:  # a process inside a container reports its own rusage
         result.cpu_s, result.maxrss_kb, result.rusage_from = inner["cpu_s"], inner["maxrss_kb"], "in-container wait4"
     return result
@@ -416,7 +437,9 @@ def scenario_latency(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
     streams = list(REPORT_STREAMS)
     with SimProcess(args.latency_experiences, args.latency, args.seed, sim_cache=not args.no_sim_cache) as sim:
         facts = sim.facts
-        minimum = sum(minimum_requests(s, facts, daily_metrics(sim.config)) for s in streams)
+        # The connector reads the report streams' experience list once for both: the ideal counts it once.
+        minimum = sum(minimum_requests(s, facts, daily_metrics(sim.config)) for s in streams) \
+            - repeated_prerequisites(streams, facts)
         for concurrency in args.latency_concurrency:
             sim.reset()
             m = run_connector(work, dict(sim.config, max_concurrent_requests=concurrency), streams)
@@ -429,6 +452,7 @@ def scenario_latency(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
                 "wall_s": round(m.wall_s, 2),
                 "wall_over_ideal": round(m.wall_s / ideal, 3), "server_span_s": round(span, 2),
                 "span_over_ideal": round(span / ideal, 3), "max_in_flight": stats["max_in_flight"],
+                "peak_in_flight": stats.get("peak_in_flight"),
                 "cpu_s": round(m.cpu_s, 2), "peak_rss_mb": round(m.maxrss_kb / 1024, 1), "rc": m.returncode,
                 "non_200": _non_200(stats), "errors": m.errors[:2],
             })
@@ -467,8 +491,11 @@ def scenario_memory(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
 MODEL_NOTE = ("min req = the fewest requests for the stream's records read alone: its pages (50 a page); change-driven "
               "lists one more, the newest change-history event (their changed_at); report streams the pages of the "
               "experience list plus one report per started experience (aggregated) / started experience goal and "
-              "metric (daily). check = the connector's credentials check before any stream (first page of "
-              f"{CHECK_STREAM}), counted from the log and not in min req; ratio = (requests - check) / min req.")
+              "metric (daily). check = the connector's check before any stream (the account's projects list, "
+              "which also proves the configured project), counted from the log and not in min req; "
+              "ratio = (requests - check) / min req. Within one sync the connector makes the newest-event "
+              "request and the report streams' experience list once, so a run of several such streams is below "
+              "the sum of their minima (see \"read once\").")
 
 
 def _fmt(value: Any) -> str:
@@ -558,14 +585,16 @@ def report(results: Dict[str, Any]) -> str:
         out.append(f"\n## Latency: {', '.join(latency['streams'])} together, {latency['experiences']} experiences "
                    f"({f['started_experiences']} started, {f['started_experience_goals']} started experience goals), "
                    f"{latency['latency_s'] * 1000:.0f} ms per request")
-        out.append("ideal = minimum requests x latency / concurrency (minimum counts each stream's experience list "
-                   f"pages; read once, {latency['repeated_prerequisites']} fewer). The check (one request before "
-                   "any stream) is not in the ideal.\n")
+        out.append("ideal = minimum requests x latency / concurrency; the minimum counts the report streams' "
+                   f"experience list once ({latency['repeated_prerequisites']} fewer than the sum of the two streams' "
+                   "minima), as the connector reads it. The check (one request before any stream) is not in the "
+                   "ideal. peak in flight: the simulator's peak_in_flight (request read to response written).\n")
         out.append(table(["concurrency", "records", "requests", "check", "min req", "ideal s", "wall s", "wall/ideal",
-                          "server span s", "span/ideal", "max in flight", "CPU s", "peak RSS MB"],
+                          "server span s", "span/ideal", "max in flight", "peak in flight", "CPU s", "peak RSS MB"],
                          [[r["concurrency"], r["records"], r["requests"], r["check"], r["minimum"], r["ideal_s"],
                            r["wall_s"], r["wall_over_ideal"], r["server_span_s"], r["span_over_ideal"],
-                           r["max_in_flight"], r["cpu_s"], r["peak_rss_mb"]] for r in latency["rows"]]))
+                           r["max_in_flight"], r.get("peak_in_flight"), r["cpu_s"], r["peak_rss_mb"]]
+                          for r in latency["rows"]]))
     memory = results.get("memory")
     if memory:
         out.append(f"\n## Memory: {' + '.join(memory['streams'])} in one sync, zero latency")
@@ -592,7 +621,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--memory-sizes", default="1000,100000")
     parser.add_argument("--startup-repeats", type=int, default=5)
     parser.add_argument("--skip", default="", help="comma-separated scenarios to skip: streams,latency,memory")
-    parser.add_argument("--only", default="", help="comma-separated scenarios to run (default all)")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (default streams,latency,memory; "
+                                                   "projects only when named here or with --projects)")
+    parser.add_argument("--projects", action="store_true", help="also run the multi-project scenario (bench/projects.py)")
     parser.add_argument("--docker", choices=("auto", "always", "never"), default="auto",
                         help=f"also run the image {DOCKER_IMAGE} (--network host) when present")
     parser.add_argument("--no-sim-cache", action="store_true", help="let the simulator re-sort every list page")
@@ -602,6 +633,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json-out", help="write all figures as JSON here")
     parser.add_argument("--connector-src", help="directory put first on the connector's PYTHONPATH (a modified copy "
                                                 "of the repo, to measure a proposed change)")
+    from bench import projects  # noqa: PLC0415 (it imports this module)
+
+    projects.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.experiences = min(args.experiences, 120)
@@ -611,6 +645,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.memory_sizes = "500,5000"
         args.startup_repeats = 3
         args.verify = True
+        args.refresh_sizes = "500"
     global CONNECTOR_SRC
     CONNECTOR_SRC = str(Path(args.connector_src).resolve()) if args.connector_src else None
     args.streams = [s for s in args.streams.split(",") if s]
@@ -620,8 +655,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.latency_concurrency = [int(c) for c in args.latency_concurrency.split(",") if c]
     args.memory_sizes = [int(n) for n in args.memory_sizes.split(",") if n]
     args.docker_enabled = args.docker == "always" or (args.docker == "auto" and docker_available())
-    chosen = [s for s in ("streams", "latency", "memory")
-              if (not args.only or s in args.only.split(",")) and s not in args.skip.split(",")]
+    projects.normalize(args)
+    only = [s for s in args.only.split(",") if s]
+    chosen = [s for s in ("streams", "latency", "memory") if (not only or s in only) and s not in args.skip.split(",")]
+    if (args.projects or "projects" in only) and "projects" not in args.skip.split(","):
+        chosen.append("projects")
 
     work = Workdir()
     results: Dict[str, Any] = {"argv": sys.argv[1:], "cpus": os.cpu_count(), "python": sys.version.split()[0],
@@ -631,16 +669,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         for name in chosen:
             print(f"== {name}", file=sys.stderr, flush=True)
             results[name] = {"streams": scenario_streams, "latency": scenario_latency,
-                             "memory": scenario_memory}[name](args, work)
+                             "memory": scenario_memory, "projects": projects.scenario_projects}[name](args, work)
         results["total_s"] = round(time.perf_counter() - started, 1)
     finally:
         work.cleanup()
     print(report(results))
+    if "projects" in results:
+        print("\n" + projects.report_projects(results["projects"]))
     print(f"\n(total {results.get('total_s')} s, {results['cpus']} CPUs, Python {results['python']})")
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(results, indent=2, default=str))
     failed = any(r["rc"] != 0 for scenario in ("streams", "latency", "memory") for r in results.get(scenario, {}).get("rows", []))
+    failed = failed or any(run[sync]["rc"] != 0 for key in ("runs", "refresh")
+                           for run in results.get("projects", {}).get(key, []) for sync in ("first", "incremental"))
     return 1 if failed else 0
 
 

@@ -5,19 +5,24 @@
 On start it prints one JSON line ``{"config": {...}, "facts": {...}, "generate_s": ...}``, then answers
 one JSON line per command read from stdin:
 
-    reset   clear the request log and the in-flight high-water mark
-    stats   request counts of the log (total, per endpoint kind, per status), max in flight, server span
-    quit    stop the server and exit
+    reset      clear the request log and the in-flight high-water marks
+    stats      request counts of the log (total, per endpoint kind, per project and kind, per status),
+               max in flight, peak in flight, server span
+    facts      ``project_facts`` of every project of the account (for the multi-project benchmark)
+    advance N  ``Dataset.advance(N)`` (changes in every project); answers the changed objects
+    quit       stop the server and exit
 
 Running the server in a separate process keeps its memory and CPU out of the connector's figures
 (the connector's peak RSS and CPU come from ``wait4`` on the connector process alone).
 
 ``facts`` are read from the simulator's dataset (never constants) so the benchmark can compute the
-minimum number of requests per stream.
+minimum number of requests per stream: those of the configured project (200002) on start, those of
+every project on ``facts``.
 
 With ``--sim-cache`` (the benchmark's default) the list endpoints memoise the filtered, sorted list
-per request shape. The bench never mutates the dataset, so answers are identical; it only removes the
-simulator's O(N log N) re-sort per page, which dominates at 100,000 experiences (about 0.2 s per page).
+per request shape. Answers are identical while the dataset is unchanged; ``advance`` (the only command
+that changes it) empties the cache. It only removes the simulator's O(N log N) re-sort per page, which
+dominates at 100,000 experiences (about 0.2 s per page).
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ from typing import Any, Dict, List, Optional
 from simulator import ConvertSimulator, Dataset
 from simulator import listing
 from simulator.generator import ACCOUNT_ID, WEB_PROJECT_ID
+
+# Experience statuses that can still be edited: experience_details and variations re-read these on every
+# incremental sync (the manifest's refresh_filter); archived and deleted ones only when history names them.
+EDITABLE_STATUSES = ("draft", "active", "paused", "completed", "scheduled")
+_PROJECT_IN_PATH = re.compile(r"/projects/(\d+)(?:/|$)")
 
 # Endpoint kinds, by path (after /api/v2). Order matters: the first match wins.
 _KINDS = [
@@ -65,6 +75,63 @@ def classify(path: str, body: Any) -> str:
     return "other:" + path
 
 
+def detailed_kind(path: str, body: Any) -> str:
+    """``classify`` plus what tells the streams apart that share an endpoint: ``:objects=<o>`` for a change
+    history filtered by object type, ``:only`` for a re-read of named ids, ``:refresh`` for the re-read of
+    every editable experience (a status filter of exactly the editable statuses)."""
+    kind = classify(path, body)
+    if not isinstance(body, dict):
+        return kind
+    if kind.startswith("list:change-history") and body.get("objects"):
+        kind += ":objects=" + ",".join(sorted(body["objects"]))
+    if body.get("only"):
+        kind += ":only"
+    elif kind.startswith("list:experiences") and sorted(body.get("status") or []) == sorted(EDITABLE_STATUSES):
+        kind += ":refresh"
+    return kind
+
+
+def request_project(path: str) -> str:
+    """The project id in a request path, ``-`` for account-level requests."""
+    match = _PROJECT_IN_PATH.search(path)
+    return match.group(1) if match else "-"
+
+
+def project_facts(ds: Dataset, project_id: int) -> Dict[str, Any]:
+    """``dataset_facts`` plus what the multi-project benchmark's minima need: each started experience
+    (status, end time, ``ran_until`` as the list renders it, goals), the editable experiences, the change
+    history as ``[timestamp, object, object_id]`` and the knowledge bases' ``updated_at``."""
+    facts = dataset_facts(ds, project_id)
+    store = ds.store[project_id]
+    started = []
+    for exp in store["experiences"].values():
+        if exp.get("status") == "deleted" or not (exp.get("start_time") or 0) > 0:
+            continue
+        days = ds.run_days(exp)
+        times = [t for t in (((exp.get("end_time") or ds.now) if days else 0), exp.get("end_time") or 0) if t > 0]
+        goals = [g for g in exp.get("goals") or [] if g is not None]
+        started.append({"id": exp["id"], "status": exp.get("status"), "end_time": exp.get("end_time") or 0,
+                        "ran_until": max(times) if times else None, "goals": len(goals),
+                        "revenue_goals": sum(1 for g in goals if (store["goals"].get(g) or {}).get("type") == "revenue")})
+    facts.update({
+        "now": ds.now,
+        "project_type": ds.projects[project_id].get("project_type"),
+        "editable_experiences": sum(1 for e in store["experiences"].values() if e.get("status") in EDITABLE_STATUSES),
+        "editable_ids": sorted(e["id"] for e in store["experiences"].values() if e.get("status") in EDITABLE_STATUSES),
+        "experience_statuses": dict(collections.Counter(e.get("status") for e in store["experiences"].values())),
+        "started": started,
+        "history": sorted([e["timestamp"], e["object"], e["object_id"]] for e in store["change-history"].values()),
+        "kb_updated_at": sorted(k.get("updated_at") or 0 for k in store["knowledge-bases"].values()),
+    })
+    return facts
+
+
+def all_project_facts(ds: Dataset) -> Dict[str, Any]:
+    with ds.lock:
+        return {"projects": sorted(ds.projects), "collaborators": len(ds.users_accesses), "now": ds.now,
+                "by_project": {str(pid): project_facts(ds, pid) for pid in sorted(ds.projects)}}
+
+
 def dataset_facts(ds: Dataset, project_id: int = WEB_PROJECT_ID) -> Dict[str, Any]:
     """Sizes the minimum request counts are computed from (every status counted: the lists name them all)."""
     store = ds.store[project_id]
@@ -88,10 +155,14 @@ def dataset_facts(ds: Dataset, project_id: int = WEB_PROJECT_ID) -> Dict[str, An
     }
 
 
+_LIST_CACHE: Dict[Any, List[Dict[str, Any]]] = {}
+
+
 def install_list_cache() -> None:
-    """Memoise ``listing.select`` per (collection, project, sort, filters); safe while the data is unchanged."""
+    """Memoise ``listing.select`` per (collection, project, sort, filters); safe while the data is unchanged
+    (``advance`` clears it)."""
     original = listing.select
-    cache: Dict[Any, List[Dict[str, Any]]] = {}
+    cache = _LIST_CACHE
 
     def cached_select(kind: str, records: List[Dict[str, Any]], req: Any, ctx: Any) -> List[Dict[str, Any]]:
         key = (kind, ctx.pid, len(records), ctx.ds.now, req.sort_by, req.descending,
@@ -109,13 +180,16 @@ def install_list_cache() -> None:
 def stats(sim: ConvertSimulator) -> Dict[str, Any]:
     log = sim.requests
     kinds = collections.Counter(classify(r.path, r.body) for r in log)
+    by_project = collections.Counter(f"{request_project(r.path)}|{detailed_kind(r.path, r.body)}" for r in log)
     statuses = collections.Counter(str(r.status) for r in log)
     return {
         "requests": len(log),
         "by_kind": dict(kinds),
+        "by_project_kind": dict(by_project),
         "by_status": dict(statuses),
         "auth_failures": sum(1 for r in log if not r.auth_ok),
         "max_in_flight": sim.max_in_flight,
+        "peak_in_flight": sim.peak_in_flight,
         "first_started": min((r.started for r in log), default=None),
         "last_ended": max((r.ended for r in log), default=None),
     }
@@ -155,6 +229,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                 reply({"ok": True})
             elif command == "stats":
                 reply(stats(sim))
+            elif command == "facts":
+                reply(all_project_facts(dataset))
+            elif command.startswith("advance"):
+                days = int(command.split()[1]) if len(command.split()) > 1 else 1
+                changed = dataset.advance(days)
+                _LIST_CACHE.clear()
+                reply({"changed": {str(pid): objects for pid, objects in changed.items()}, "now": dataset.now})
             elif command == "quit" or not command:
                 break
             else:

@@ -1,6 +1,7 @@
-"""Demo: a real ``source-convert read`` of every stream against the bundled simulator.
+"""Demo: a real ``source-convert read`` of every stream of every project (``project_id: "*"``) against
+the bundled simulator.
 
-    python -m integration_tests.demo            # records per stream
+    python -m integration_tests.demo            # records per stream and project
     python -m integration_tests.demo goals      # print that stream's records as JSON lines
 """
 
@@ -16,7 +17,7 @@ from simulator import ConvertSimulator, Dataset
 
 def main(argv: list[str]) -> int:
     with ConvertSimulator(dataset=Dataset.generate(seed=7)) as sim:
-        config = sim.config()
+        config = {**sim.config(), "project_id": "*"}
         discovered = run_connector("discover", config).catalog
         names = [stream["name"] for stream in discovered["streams"]]
         wanted = [name for name in argv if name in names] or names
@@ -28,11 +29,17 @@ def main(argv: list[str]) -> int:
             for stream in wanted:
                 for record in result.records_of(stream):
                     print(json.dumps({"stream": stream, "data": record}, ensure_ascii=False))
-        counts = result.counts()
-        print(f"\n{'stream':<22}{'records':>9}")
+        projects = sorted({record["project_id"] for stream in wanted for record in result.records_of(stream)
+                           if "project_id" in record})
+        print(f"\n{'stream':<22}" + "".join(f"{project:>10}" for project in projects) + f"{'total':>10}")
+        total = 0
         for stream in wanted:
-            print(f"{stream:<22}{counts.get(stream, 0):>9}")
-        print(f"{'total':<22}{sum(counts.values()):>9}")
+            records = result.records_of(stream)
+            by_project = [sum(1 for record in records if record.get("project_id") == project) for project in projects]
+            cells = "".join(f"{count:>10}" if "project_id" in (records or [{}])[0] else f"{'-':>10}" for count in by_project)
+            print(f"{stream:<22}{cells}{len(records):>10}")
+            total += len(records)
+        print(f"{'total':<22}" + " " * (10 * len(projects)) + f"{total:>10}")
         print(
             f"\n{len(sim.requests)} signed requests, {sim.count(status=401)} rejected (401), "
             f"{elapsed:.1f}s; exit code {result.returncode}"

@@ -156,3 +156,28 @@ def group_by(records: Iterable[Mapping[str, Any]], field_name: str) -> Dict[Any,
     for record in records:
         grouped[record.get(field_name)].append(record)
     return grouped
+
+
+WEB_PROJECT = 200002  # the simulator's default configured project (simulator.WEB_PROJECT_ID)
+
+
+def project_cursors(state: Mapping[str, Any], field: str, parent: Optional[str] = None) -> Dict[int, Any]:
+    """``{project_id: cursor}`` of a per-project state (``{"states": [{"partition": {"project_id": ...},
+    "cursor": {field: ...}}, ...]}``), or of its ``parent_state[parent]``. UNIX-seconds cursors come as
+    ints, others (days) as saved. A project with more than one entry, or an entry without ``field``, fails."""
+    if parent is not None:
+        state = state["parent_state"][parent]
+    cursors: Dict[int, Any] = {}
+    for entry in state["states"]:
+        project = int(entry["partition"]["project_id"])
+        assert project not in cursors, f"project {project} has two entries: {state}"
+        value = entry["cursor"][field]
+        cursors[project] = int(value) if isinstance(value, str) and value.isdigit() else value
+    return cursors
+
+
+def project_cursor(state: Mapping[str, Any], field: str, project: int = WEB_PROJECT, parent: Optional[str] = None) -> Any:
+    """The cursor ``field`` that a per-project state keeps for ``project`` (see ``project_cursors``)."""
+    cursors = project_cursors(state, field, parent)
+    assert project in cursors, f"no cursor of project {project} in {state}"
+    return cursors[project]

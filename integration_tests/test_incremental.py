@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from integration_tests.harness import configured_catalog, daily_metrics, run_connector, state_of
+from integration_tests.harness import configured_catalog, daily_metrics, project_cursor, project_cursors, run_connector, state_of
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 
 HISTORY_BASED = ["experiences", "experience_details", "goals", "audiences", "locations"]
@@ -41,6 +41,10 @@ def utc_day(offset_days: int = 0) -> str:
     return (dt.datetime.now(tz=dt.timezone.utc).date() + dt.timedelta(days=offset_days)).isoformat()
 
 
+def utc_midnight(day: str) -> int:
+    return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp())
+
+
 def test_discover_offers_incremental_with_cursors(catalog):
     streams = {entry["stream"]["name"]: entry["stream"] for entry in catalog(*INCREMENTAL)["streams"]}
     assert streams["change_history"]["default_cursor_field"] == ["timestamp"]
@@ -54,7 +58,7 @@ def test_discover_offers_incremental_with_cursors(catalog):
 def test_history_sync_stops_at_the_saved_cursor(sim, catalog):
     first = run_connector("read", sim.config(), catalog("change_history"))
     newest = max(event["timestamp"] for event in first.records_of("change_history"))
-    assert state_of(first, "change_history") == {"timestamp": str(newest)}
+    assert project_cursors(state_of(first, "change_history"), "timestamp") == {WEB_PROJECT_ID: newest}
     same_second = newest + 5
     added = [sim.dataset.add_history_event(object="goal", timestamp=same_second) for _ in range(2)]
     added.append(sim.dataset.add_history_event(object="experience"))
@@ -88,7 +92,7 @@ def test_events_arriving_while_paging_are_emitted_once_and_none_lost(sim, catalo
     assert before <= set(ids)
     second = run_connector("read", sim.config(), catalog("change_history"), state=first.final_state())
     assert set(ids) | {e["id"] for e in second.records_of("change_history")} == history_ids(sim)
-    saved = int(state_of(first, "change_history")["timestamp"])
+    saved = project_cursor(state_of(first, "change_history"), "timestamp")
     repeated = set(ids) & {e["id"] for e in second.records_of("change_history")}
     assert all(e["timestamp"] == saved for e in first.records_of("change_history") if e["id"] in repeated)
 
@@ -100,11 +104,13 @@ def test_interrupted_history_sync_keeps_the_old_state_and_loses_nothing(sim, cat
     sim.inject(Fault(status=422, times=1, path_regex=r"/change-history$", every=2))
     broken = run_connector("read", sim.config(), catalog("change_history"), state=old_state)
     assert broken.returncode != 0 and broken.errors
-    saved = [s["stream"]["stream_state"] for s in broken.final_state() if s["stream"]["stream_descriptor"]["name"] == "change_history"]
-    assert saved in ([], [state_of(first, "change_history")]), "state moved past events that were not synced"
+    saved = [project_cursors(s["stream"]["stream_state"], "timestamp") for s in broken.final_state()
+             if s["stream"]["stream_descriptor"]["name"] == "change_history"]
+    assert saved in ([], [project_cursors(state_of(first, "change_history"), "timestamp")]), \
+        "state moved past events that were not synced"
     resumed = run_connector("read", sim.config(), catalog("change_history"), state=broken.final_state() or old_state)
     got = {e["id"] for e in broken.records_of("change_history")} | {e["id"] for e in resumed.records_of("change_history")}
-    saved = int(state_of(first, "change_history")["timestamp"])
+    saved = project_cursor(state_of(first, "change_history"), "timestamp")
     boundary = {e["id"] for e in first.records_of("change_history") if e["timestamp"] == saved}
     assert got == {e["id"] for e in new} | boundary  # the saved second is read again (at-least-once)
 
@@ -135,13 +141,17 @@ def test_daily_reports_reread_only_the_lookback_window(sim, catalog):
     sim.reset_log()
     second = run_connector("read", config, catalog("daily_reports"), state=first.final_state())
     assert second.returncode == 0
-    # The window: the saved day minus the configured 2 days, minus the CDK's runtime lookback (the
-    # first sync's duration in seconds, which reaches back into one more day).
+    # The window: the project's saved ran_until (Convert's newest running time) minus the configured
+    # 2 days; the request starts one day earlier (the baseline day, never delivered).
     saved = state_of(first, "daily_reports")
     assert saved["use_global_cursor"] is True and saved["state"] == {"day": utc_day(0)} and "states" not in saved
-    assert 0 < saved["lookback_window"] < 86400
+    assert project_cursors(saved, "ran_until", parent="started_experiences") == {WEB_PROJECT_ID: sim.dataset.now}
+    window_day = dt.datetime.fromtimestamp(sim.dataset.now - 2 * 86400, tz=dt.timezone.utc).date().isoformat()
+    assert window_day == utc_day(-2)
     days = {row["day"] for row in second.records_of("daily_reports")}
-    assert days and days <= {utc_day(-3), utc_day(-2), utc_day(-1), utc_day(0)}
+    assert days == {utc_day(-2), utc_day(-1), utc_day(0)}
+    starts = {r.body["start_time"] for r in sim.requests if r.path.endswith("/daily_report")}
+    assert starts == {utc_midnight(utc_day(-3))}
     active_partitions = sum(len(e["goals"]) for e in sim.dataset.started_experiences() if not e.get("end_time"))
     ended_long_ago = sum(
         len(e["goals"]) for e in sim.dataset.started_experiences() if e.get("end_time") and e["end_time"] < time.time() - 4 * 86400
@@ -169,10 +179,12 @@ def test_per_partition_state_of_0_1_0_continues_from_its_global_cursor(sim, cata
     message = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "daily_reports"}, "stream_state": old}}]
     second = run_connector("read", config, catalog("daily_reports"), state=message)
     assert second.returncode == 0, second.stdout[-2000:]
+    # Its day (midnight) is the window start's ran_until; minus the configured lookback (1 day).
     days = {row["day"] for row in second.records_of("daily_reports")}
-    assert days and days <= {utc_day(-2), utc_day(-1), utc_day(0)}
+    assert days == {utc_day(-1), utc_day(0)}
     saved = state_of(second, "daily_reports")
     assert saved["use_global_cursor"] is True and saved["state"] == {"day": utc_day(0)} and "states" not in saved
+    assert project_cursors(saved, "ran_until", parent="started_experiences") == {WEB_PROJECT_ID: sim.dataset.now}
 
 
 @pytest.mark.parametrize(
@@ -186,7 +198,9 @@ def test_abnormal_future_state_yields_nothing_and_does_not_move_back(sim, catalo
     result = run_connector("read", sim.config(), catalog(stream), state=message)
     assert result.returncode == 0, result.stdout[-2000:]
     assert result.records_of(stream) == []
-    assert state_of(result, stream) == state
+    # The cursor (written before per-project state) is the configured project's and has not moved back.
+    ((field, value),) = state.items()
+    assert project_cursors(state_of(result, stream), field) == {WEB_PROJECT_ID: int(value)}
 
 
 @pytest.mark.parametrize("state", [

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
+from integration_tests.harness import ConnectorRun, configured_catalog, project_cursor, project_cursors, run_connector
 from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import reports as model
 
@@ -243,10 +243,12 @@ def test_one_request_per_experience_goal_and_applicable_metric_with_the_offset(s
     daily = report_requests(run, "daily_report")
     expected = Counter((e["id"], goal, metric) for e in experiences for goal in e["goals"] for metric in metrics_of(sim.dataset, goal))
     assert Counter((experience_of(r), r.body["goal"], r.body["metric"]) for r in daily) == expected
-    first_midnight = int(dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc).timestamp()) - seconds(5.5)
+    # The first day delivered is the default start date's (2010-01-01, local); the request starts at the
+    # local midnight of the day before (the baseline day, never delivered).
+    baseline_midnight = int(dt.datetime(2009, 12, 31, tzinfo=dt.timezone.utc).timestamp()) - seconds(5.5)
     for request in daily:
         assert request.body["utc_offset"] == 19800 and request.body["report_type"] == "non_cumulative"
-        assert request.body["start_time"] == first_midnight and request.body["end_time"] is None
+        assert request.body["start_time"] == baseline_midnight and request.body["end_time"] is None
     aggregated = report_requests(run, "aggregated_report")
     assert Counter(experience_of(r) for r in aggregated) == Counter(e["id"] for e in experiences)
     assert all(r.body == {"utc_offset": 19800} for r in aggregated)
@@ -264,6 +266,11 @@ def test_the_metrics_option_requests_only_those_metrics_where_they_apply(sim):
 
 
 # ----------------------------------------------------------------------------- incremental
+def saved_cursors(state: Mapping[str, Any]) -> Tuple[Any, Dict[int, Any]]:
+    """What a report stream's state decides and shows: its display cursor and the ran_until per project."""
+    return state.get("state"), project_cursors(state, "ran_until", parent="started_experiences")
+
+
 def reread_experiences(experiences: Iterable[Mapping[str, Any]], last_ran_until: int) -> set:
     """Experiences a sync must read: running, or stopped at or after the saved ran_until minus the lookback."""
     threshold = last_ran_until - LOOKBACK_DAYS * DAY
@@ -299,7 +306,8 @@ def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_s
     experiences = started(sim.dataset)
     wanted = reread_experiences(experiences, before)
     assert len(wanted) < len(experiences), "experiences that stopped long ago cost no request"
-    assert stream_state(first, "aggregated_reports")["parent_state"]["started_experiences"] == {"ran_until": str(before)}
+    for stream in REPORTS:
+        assert project_cursors(stream_state(first, stream), "ran_until", parent="started_experiences") == {WEB_PROJECT_ID: before}
 
     aggregated = report_requests(second, "aggregated_report")
     assert Counter(experience_of(r) for r in aggregated) == Counter(wanted)
@@ -310,11 +318,15 @@ def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_s
         for goal in e["goals"] for metric in metrics_of(sim.dataset, goal)
     )
 
-    # The window: the saved day minus the lookback and the CDK's runtime margin (one more day), to no end.
+    # The window: from the day of the project's saved ran_until minus the lookback, to no end; the
+    # request starts one day earlier (the baseline day, never delivered).
     saved_day = stream_state(first, "daily_reports")["state"]["day"]
-    assert saved_day == local_date(before - before % DAY, 0), "the newest day Convert returned"
-    first_day = (dt.date.fromisoformat(saved_day) - dt.timedelta(days=LOOKBACK_DAYS + 1)).isoformat()
+    assert saved_day == local_date(before - before % DAY, 0), "the newest day Convert returned (display only)"
+    window_start = project_cursor(stream_state(first, "daily_reports"), "ran_until", parent="started_experiences") \
+        - LOOKBACK_DAYS * DAY
+    first_day = local_date(window_start - window_start % DAY, 0)
     assert all(r.body["end_time"] is None for r in daily)
+    assert {r.body["start_time"] for r in daily} == {utc_midnight(first_day) - DAY}
     got = daily_by_key(second)
     expected = expected_daily(sim, 0, [e for e in experiences if e["id"] in wanted], first_day)
     assert set(got) == set(expected)
@@ -322,7 +334,8 @@ def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_s
     new_days = {local_date(before - before % DAY + n * DAY, 0) for n in (1, 2)}
     assert new_days <= {key[3] for key in got}, "the days the data clock moved on"
     assert stream_state(second, "daily_reports")["state"] == {"day": local_date(after - after % DAY, 0)}
-    assert stream_state(second, "daily_reports")["parent_state"]["started_experiences"] == {"ran_until": str(after)}
+    for stream in REPORTS:
+        assert project_cursors(stream_state(second, stream), "ran_until", parent="started_experiences") == {WEB_PROJECT_ID: after}
     assert stream_state(second, "aggregated_reports")["state"] == {"ran_until": str(after)}
 
 
@@ -343,9 +356,9 @@ def test_a_0_2_0_daily_state_continues_from_its_day(fresh_sim):
     old = {"use_global_cursor": True, "state": {"day": saved_day}, "lookback_window": 7}
     message = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "daily_reports"}, "stream_state": old}}]
     run = read(sim, ["daily_reports"], state=message, report_lookback_days=1)
-    # From the saved day minus the lookback (1) and the saved runtime margin (one more day), as 0.2.0 did;
+    # From the saved day minus the lookback (1): the saved day's midnight is the project's ran_until;
     # experiences that stopped before the saved day minus the lookback cost no request.
-    first_day = (dt.date.fromisoformat(saved_day) - dt.timedelta(days=2)).isoformat()
+    first_day = (dt.date.fromisoformat(saved_day) - dt.timedelta(days=1)).isoformat()
     experiences = started(sim.dataset)
     threshold = utc_midnight(saved_day) - DAY
     wanted = [e for e in experiences if not e["end_time"] or e["end_time"] >= threshold]
@@ -353,10 +366,11 @@ def test_a_0_2_0_daily_state_continues_from_its_day(fresh_sim):
     assert set(daily_by_key(run)) == set(expected_daily(sim, 0, wanted, first_day))
     requests = report_requests(run, "daily_report")
     assert {experience_of(r) for r in requests} == {e["id"] for e in wanted}
-    assert {r.body["start_time"] for r in requests} == {utc_midnight(first_day)}
+    assert {r.body["start_time"] for r in requests} == {utc_midnight(first_day) - DAY}  # the baseline day's
     saved = stream_state(run, "daily_reports")
     assert saved["state"] == {"day": local_date(sim.dataset.today, 0)}
-    assert saved["parent_state"] == {"started_experiences": {"ran_until": str(sim.dataset.now)}}
+    assert set(saved["parent_state"]) == {"started_experiences"}
+    assert project_cursors(saved, "ran_until", parent="started_experiences") == {WEB_PROJECT_ID: sim.dataset.now}
 
 
 @pytest.fixture()
@@ -383,8 +397,9 @@ def test_a_parent_list_failing_on_its_second_page_moves_no_cursor_and_the_resume
                            state=first.final_state())
     assert broken.returncode != 0 and broken.errors
     assert fault.hits == 1 and [r.body.get("page") for r in sim.requests if r.status == 422] == [2]
-    saved = [s["stream"]["stream_state"] for s in broken.final_state() if s["stream"]["stream_descriptor"]["name"] == stream]
-    assert saved in ([], [stream_state(first, stream)]), "a cursor moved past experiences that were not read"
+    saved = [saved_cursors(s["stream"]["stream_state"]) for s in broken.final_state()
+             if s["stream"]["stream_descriptor"]["name"] == stream]
+    assert saved in ([], [saved_cursors(stream_state(first, stream))]), "a cursor moved past experiences that were not read"
 
     sim.clear_faults()
     resumed = read(sim, [stream], state=broken.final_state() or first.final_state(), **config)

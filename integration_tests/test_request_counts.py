@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from integration_tests.harness import configured_catalog, daily_metrics, run_connector
-from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset
+from simulator import ACCOUNT_ID, BLOG_PROJECT_ID, WEB_PROJECT_ID, ConvertSimulator, Dataset
 
 PAGE = 50
 SEED = 7
@@ -59,9 +59,9 @@ def pages_without_count(records: int) -> int:
     return records // PAGE + 1
 
 
-def collection(sim: ConvertSimulator, kind: str) -> List[Dict[str, Any]]:
+def collection(sim: ConvertSimulator, kind: str, project: int = WEB_PROJECT_ID) -> List[Dict[str, Any]]:
     with sim.dataset.lock:
-        return sim.dataset.records(WEB_PROJECT_ID, kind)
+        return sim.dataset.records(project, kind)
 
 
 def started(sim: ConvertSimulator) -> List[Dict[str, Any]]:
@@ -71,18 +71,25 @@ def started(sim: ConvertSimulator) -> List[Dict[str, Any]]:
 
 def read_one(sim: ConvertSimulator, stream: str, **config: Any) -> Tuple[int, list]:
     """Read one stream with a fresh request log; return (records of the stream, logged requests)."""
+    run, requests = read_streams(sim, [stream], **config)
+    return len(run.records_of(stream)), requests
+
+
+def read_streams(sim: ConvertSimulator, streams: List[str], **config: Any) -> Tuple[Any, list]:
+    """Read ``streams`` in one sync with a fresh request log; return (the run, requests after the check)."""
     sim.reset_log()
-    run = run_connector("read", sim.config(**config), configured_catalog([stream]), timeout=300)
+    run = run_connector("read", sim.config(**config), configured_catalog(streams), timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert not run.errors, run.errors
-    # A read starts with the manifest's check (first page of tags, see SourceConvert.ensure_usable):
-    # one request before any stream, not part of this stream's count.
+    # A read starts with the check of the configured projects (the account's projects list, one page
+    # here; see SourceConvert.ensure_usable): one request before any stream, not part of this stream's count.
+    assert pages_with_count(len(sim.dataset.projects)) == 1
     check, requests = sim.requests[0], sim.requests[1:]
-    assert check.path.endswith(f"/projects/{WEB_PROJECT_ID}/tags") and check.body.get("page") == 1, check
+    assert check.path.endswith(f"/accounts/{ACCOUNT_ID}/projects") and check.body.get("page") == 1, check
     assert all(r.status == 200 for r in [check, *requests]), Counter(r.status for r in requests)
     if "max_concurrent_requests" in config:
         assert sim.max_in_flight <= config["max_concurrent_requests"]
-    return len(run.records_of(stream)), requests
+    return run, requests
 
 
 def assert_pages(requests: list, path_suffix: str, expected_pages: int) -> None:
@@ -186,6 +193,25 @@ def test_account_level_streams_cost_one_request(sim, stream, method, path):
     assert [(r.method, r.path.endswith(path)) for r in requests] == [(method, True)] * len(requests)
 
 
+def test_change_driven_streams_of_one_sync_share_one_newest_event_request_per_project(sim):
+    """Each project's newest history event is read once per sync, whichever change-driven streams need it."""
+    projects = [WEB_PROJECT_ID, BLOG_PROJECT_ID]
+    streams = sorted(CHANGE_DRIVEN | {"variations"})
+    run, requests = read_streams(sim, streams, project_id=", ".join(str(p) for p in projects))
+    expected: Counter = Counter()
+    for project in projects:
+        expected[f"/projects/{project}/change-history"] = 1
+        for stream in streams:
+            kind = LIST_STREAMS.get(stream, "experiences")
+            expected[f"/projects/{project}/{kind}"] += pages_with_count(len(collection(sim, kind, project)))
+            got = Counter(r["project_id"] for r in run.records_of(stream) if stream != "variations")
+            if stream != "variations":
+                assert got[project] == len(collection(sim, kind, project)), (stream, project)
+    assert Counter(r.path.split(f"/accounts/{ACCOUNT_ID}")[1] for r in requests) == expected
+    probes = [r for r in requests if r.path.endswith("/change-history")]
+    assert {r.body["results_per_page"] for r in probes} == {1}
+
+
 # ----------------------------------------------------------------------------- reports
 def split_report_requests(requests: list) -> Tuple[list, list]:
     parent = [r for r in requests if not REPORT_PATH.search(r.path)]
@@ -216,6 +242,20 @@ def test_daily_reports_one_request_per_started_experience_goal_and_metric(sim):
     assert len(requests) == pages_with_count(count) + sum(expected_pairs.values())
     requested = Counter((int(REPORT_PATH.search(r.path).group(1)), r.body["goal"], r.body["metric"]) for r in reports)
     assert requested == expected_pairs
+
+
+def test_both_report_streams_of_one_sync_read_the_started_experiences_once(sim):
+    ran = started(sim)
+    count = len(collection(sim, "experiences"))
+    run, requests = read_streams(sim, ["aggregated_reports", "daily_reports"], max_concurrent_requests=2)
+    parent, reports = split_report_requests(requests)
+    assert_pages(parent, f"/projects/{WEB_PROJECT_ID}/experiences", pages_with_count(count))
+    daily = Counter((e["id"], goal, metric) for e in ran for goal in e.get("goals") or []
+                    for metric in daily_metrics(sim.dataset, goal, WEB_PROJECT_ID))
+    requested = Counter((int(REPORT_PATH.search(r.path).group(1)), REPORT_PATH.search(r.path).group(2),
+                         r.body.get("goal"), r.body.get("metric")) for r in reports)
+    assert requested == Counter({(e["id"], "aggregated_report", None, None): 1 for e in ran}) + Counter(
+        {(e, "daily_report", goal, metric): n for (e, goal, metric), n in daily.items()})
 
 
 @pytest.mark.parametrize("stream", ["aggregated_reports", "daily_reports"])

@@ -245,9 +245,9 @@ def test_change_history_newest_first_and_filters(sim):
 
 def test_projects_default_to_web(sim):
     web = call(sim, "POST", ACC + "/projects", {}).json()
-    assert [p["id"] for p in web["data"]] == [200002]
+    assert [p["id"] for p in web["data"]] == [200004, 200002]  # default sort: id desc
     both = call(sim, "POST", ACC + "/projects", {"project_type": ["web", "fullstack"], "sort_direction": "asc"}).json()
-    assert [p["id"] for p in both["data"]] == [200002, 200003]
+    assert [p["id"] for p in both["data"]] == [200002, 200003, 200004]
 
 
 def test_only_count_and_pagination_off():
@@ -677,3 +677,377 @@ def test_cli_serves_and_exits_cleanly(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "simulator", "--host", "0.0.0.0"],
                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert refused.returncode != 0 and "refusing" in refused.stderr
+
+
+# --------------------------------------------------------------------------- projects
+BLOG = ACC + "/projects/200004"
+ALL_TYPES = {"project_type": ["web", "fullstack"]}
+# sha256 prefixes of the seed-7 records of 200002/200003 as generated before project 200004 existed
+PINNED = {200002: "763b64acd781bcaa", 200003: "1d7287cf21943787"}
+
+
+def _fingerprint(ds, pid):
+    blob = json.dumps({"store": ds.store[pid], "project": ds.projects[pid]}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _all_ids(ds, pid):
+    """(kind, id) of every object of a project, variations, changes and experience histories included."""
+    out = [(kind, rid) for kind, recs in ds.store[pid].items() for rid in recs]
+    for exp in ds.store[pid]["experiences"].values():
+        out += [("variations", v["id"]) for v in exp["variations"]]
+        out += [("changes", c["id"]) for v in exp["variations"] for c in v["changes"]]
+        out += [("change-history", eid) for eid in ds.experience_history.get(exp["id"], {})]
+    return out
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"shared_ids": True}, {"blog_project": False}])
+def test_web_and_fullstack_records_unchanged(kwargs):
+    ds = Dataset.generate(seed=7, **kwargs)
+    assert {pid: _fingerprint(ds, pid) for pid in PINNED} == PINNED
+    assert sorted(ds.projects) == ([200002, 200003] if kwargs.get("blog_project") is False else [200002, 200003, 200004])
+
+
+def test_three_projects_with_distinct_ids(sim):
+    ds = sim.dataset
+    types = {pid: p["project_type"] for pid, p in ds.projects.items()}
+    assert types == {200002: "web", 200003: "fullstack", 200004: "web"}
+    sizes = {pid: len(ds.store[pid]["experiences"]) for pid in ds.store}
+    assert sizes[200002] > 10 * sizes[200004] and sizes[200004] == 6 and sizes[200003] == 4
+    ids = [i for pid in ds.store for i in _all_ids(ds, pid)]
+    assert len(ids) == len(set(ids))
+    blog = ds.store[200004]
+    assert all(blog[kind] for kind in ("goals", "audiences", "locations", "hypotheses", "knowledge-bases",
+                                       "observations", "tags", "domains", "change-history"))
+    started = [e for e in blog["experiences"].values() if e["start_time"]]
+    assert len(started) >= 3 and any(e["status"] == "active" for e in started)
+    for exp in started:
+        stats = call(sim, "POST", BLOG + f"/experiences/{exp['id']}/daily_report", {}).json()["data"]
+        assert stats["reportData"]["variations"][0]["stats"]
+    goal = next(iter(blog["goals"].values()))
+    assert call(sim, "GET", BLOG + f"/goals/{goal['id']}").json()["name"].startswith("Blog: ")
+    assert call(sim, "GET", PRJ + f"/goals/{goal['id']}").status_code == 404
+    stats = call(sim, "GET", ACC + "/details", query="include[]=stats").json()["data"]["stats"]
+    assert stats["projects_count"] == 3
+
+
+def test_shared_ids_collide_with_the_web_project():
+    ds = Dataset.generate(seed=7, shared_ids=True)
+    for kind in ("goals", "audiences", "locations", "tags", "domains", "hypotheses", "knowledge-bases", "observations"):
+        blog, web = ds.store[200004][kind], ds.store[200002][kind]
+        assert set(blog) <= set(web), kind
+        assert all(blog[i] != web[i] for i in blog), kind  # same id, different object
+    assert not set(ds.store[200004]["experiences"]) & set(ds.store[200002]["experiences"])
+    with ConvertSimulator(dataset=ds) as server:
+        for project, prefix in ((PRJ, "Visit"), (BLOG, "Blog: Visit")):
+            assert call(server, "GET", project + "/goals/600001").json()["name"].startswith(prefix)
+
+
+def test_projects_list_filters_paging_and_sort(fresh):
+    ds = fresh.dataset
+    inactive = ds.add_project("web", name="Old landing pages", status="inactive")
+    suspended = ds.add_project("fullstack", name="Suspended app", status="suspended")
+    path = ACC + "/projects"
+
+    def ids(body):
+        r = call(fresh, "POST", path, body)
+        assert r.status_code == 200, r.text
+        return [p["id"] for p in r.json()["data"]]
+
+    assert ids({"sort_direction": "asc"}) == [200002, 200004, inactive]
+    assert ids({"project_type": ["fullstack"], "sort_direction": "asc"}) == [200003, suspended]
+    assert ids({**ALL_TYPES, "status": ["inactive", "suspended"], "sort_direction": "asc"}) == [inactive, suspended]
+    assert ids({**ALL_TYPES, "status": ["active"], "only": [200003, 200004, inactive]}) == [200004, 200003]
+    assert ids({**ALL_TYPES, "except": [200002], "sort_by": "project_name", "sort_direction": "asc"}) == \
+        [200004, 200003, inactive, suspended]
+    pages = [ids({**ALL_TYPES, "page": n, "results_per_page": 2, "sort_by": "id", "sort_direction": "asc"})
+             for n in (1, 2, 3)]
+    assert pages == [[200002, 200003], [200004, inactive], [suspended]]
+    counted = call(fresh, "POST", path, {**ALL_TYPES, "onlyCount": True}).json()["extra"]["pagination"]
+    assert counted["items_count"] == 5
+    assert call(fresh, "POST", path, {"status": ["deleted"]}).status_code == 422
+    stats = call(fresh, "GET", ACC + "/details", query="include[]=stats").json()["data"]["stats"]
+    assert stats["projects_count"] == 5 == ds.account["stats"]["projects_count"]
+
+
+def test_added_project_has_content_and_removed_project_is_404(fresh):
+    ds = fresh.dataset
+    pid = ds.add_project("fullstack", name="Watch app")
+    base = ACC + f"/projects/{pid}"
+    assert pid == 200005 and call(fresh, "GET", base).json()["name"] == "Watch app"
+    exps = call(fresh, "POST", base + "/experiences", {}).json()["data"]
+    assert len(exps) == 3 and [e["status"] for e in exps if e["start_time"]] == ["active"]
+    active = next(e for e in exps if e["status"] == "active")
+    assert active["start_time"] == ds.now
+    daily = call(fresh, "POST", base + f"/experiences/{active['id']}/daily_report", {}).json()["data"]
+    assert len(daily["reportData"]["variations"][0]["stats"]) == 1
+    assert len(call(fresh, "POST", base + "/features", {}).json()["data"]) == 2
+    history = call(fresh, "POST", base + "/change-history", {}).json()["data"]
+    assert {e["event"] for e in history} == {"experience.create", "goal.create"}
+    assert Dataset.generate(seed=11).add_project("fullstack", name="Watch app") == pid  # deterministic
+    ds.remove_project(200003)
+    for method, path in (("GET", "/projects/200003"), ("POST", "/projects/200003/goals"),
+                         ("POST", "/projects/200003/experiences"), ("GET", "/projects/200003/sdk-keys")):
+        r = call(fresh, method, ACC + path, {} if method == "POST" else None)
+        assert (r.status_code, r.json()) == (404, {"code": 404, "message": "Project not found"})
+    assert 200003 not in [p["id"] for p in call(fresh, "POST", ACC + "/projects", ALL_TYPES).json()["data"]]
+    users = call(fresh, "GET", ACC + "/users-accesses", query="expand[]=accesses.project").json()["data"]
+    assert all(a["project"]["id"] != 200003 for u in users for a in u["accesses"])
+    assert ds.account["stats"]["projects_count"] == 3
+
+
+# --------------------------------------------------------------------------- clock advance
+def _project_history(server, pid, n=10):
+    return call(server, "POST", ACC + f"/projects/{pid}/change-history", {"results_per_page": n}).json()["data"]
+
+
+def test_advance_writes_changes_in_every_project(fresh):
+    ds = fresh.dataset
+    running = {pid: next(e for e in ds.store[pid]["experiences"].values() if e["status"] == "active")
+               for pid in ds.store}
+    days_before = {pid: len(call(fresh, "POST", ACC + f"/projects/{pid}/experiences/{e['id']}/daily_report", {})
+                            .json()["data"]["reportData"]["variations"][0]["stats"]) for pid, e in running.items()}
+    old_now = ds.now
+    changed = ds.advance(days=2)
+    assert ds.now == old_now + 2 * DAY and sorted(changed) == sorted(ds.store)
+    for pid, what in changed.items():
+        base = ACC + f"/projects/{pid}"
+        newest = [(e["event"], e["object_id"]) for e in _project_history(fresh, pid, 2)]
+        assert newest == [("goal.update", what["goal"]), ("experience.update", what["experience"])]
+        assert all(e["timestamp"] >= ds.now for e in _project_history(fresh, pid, 2))
+        exp = call(fresh, "GET", base + f"/experiences/{what['experience']}").json()
+        assert exp["description"].startswith("Edited on day")
+        kbs = call(fresh, "POST", base + "/knowledge-bases", {"sort_by": "updated_at", "status": ["active", "archived"]})
+        newest = kbs.json()["data"][0]
+        assert (newest["id"], newest["updated_at"]) == (what["knowledge_base"], ds.now)
+        stats = call(fresh, "POST", base + f"/experiences/{running[pid]['id']}/daily_report", {}).json()["data"]
+        assert len(stats["reportData"]["variations"][0]["stats"]) == days_before[pid] + 2
+    again = ds.advance()
+    assert again[200002]["experience"] != changed[200002]["experience"]  # the rotation moves on
+    assert again[200003]["knowledge_base"] == changed[200003]["knowledge_base"]  # created once, then edited
+
+
+# --------------------------------------------------------------------------- vanished / purged experiences
+PER_EXPERIENCE = [("GET", ""), ("POST", "/aggregated_report"), ("POST", "/daily_report"),
+                  ("POST", "/change-history"), ("GET", "/report_settings"), ("GET", "/sections")]
+NOT_FOUND = {"code": 404, "message": "Experience not found"}
+
+
+def _per_experience_statuses(server, exp_id, project=PRJ):
+    out = []
+    for method, suffix in PER_EXPERIENCE:
+        r = call(server, method, project + f"/experiences/{exp_id}{suffix}", {} if method == "POST" else None)
+        out.append(r.status_code)
+        if r.status_code == 404:
+            assert r.json() == NOT_FOUND, suffix
+    return out
+
+
+def test_vanished_experiences_answer_404_but_stay_listed():
+    ds = Dataset.generate(seed=7)
+    target = _first(ds, "active")["id"]
+    with ConvertSimulator(dataset=ds, vanished_experiences=[target]) as server:
+        assert _per_experience_statuses(server, target) == [404] * len(PER_EXPERIENCE)
+        listed = call(server, "POST", PRJ + "/experiences", {"only": [target], "include": ["variations"]}).json()
+        assert [e["id"] for e in listed["data"]] == [target]
+        other = _first(ds, "completed")["id"]
+        assert _per_experience_statuses(server, other) == [200] * len(PER_EXPERIENCE)
+        server.vanished_experiences.discard(target)
+        assert _per_experience_statuses(server, target) == [200] * len(PER_EXPERIENCE)
+        server.vanished_experiences = {other}
+        assert _per_experience_statuses(server, other) == [404] * len(PER_EXPERIENCE)
+
+
+def test_purged_experience_is_gone_everywhere(fresh):
+    ds = fresh.dataset
+    target = _first(ds, "completed")["id"]
+    removed = ds.purge_experience(target)
+    assert removed["id"] == target
+    assert _per_experience_statuses(fresh, target) == [404] * len(PER_EXPERIENCE)
+    assert target not in page_all(fresh, PRJ + "/experiences", every_status("experiences"))[0]
+    newest = _newest_event(fresh)
+    assert (newest["event"], newest["object_id"]) == ("experience.delete", target)
+
+
+def test_sections_for_mvt_experiences(fresh):
+    mvt = fresh.dataset.add_experience(type="mvt", status="active")
+    path = PRJ + f"/experiences/{mvt['id']}/sections"
+    plain = call(fresh, "GET", path).json()["data"]
+    assert plain == [{"id": "A", "name": "Section A", "versions": [v["id"] for v in mvt["variations"]]}]
+    full = call(fresh, "GET", path, query="include[]=versions.changes").json()["data"][0]["versions"]
+    assert [v["changes"] for v in full] == [v["changes"] for v in mvt["variations"]]
+    assert call(fresh, "GET", path, query="include=versions").status_code == 422
+
+
+# --------------------------------------------------------------------------- daily report totals
+def _daily(server, exp_id, body):
+    r = call(server, "POST", PRJ + f"/experiences/{exp_id}/daily_report", body)
+    assert r.status_code == 200, r.text
+    return {v["id"]: v["stats"] for v in r.json()["data"]["reportData"]["variations"]}
+
+
+def _revenue_experience(ds):
+    revenue = _revenue_goals(ds)
+    return next((e, g) for e in ds.started_experiences() for g in e["goals"] if g in revenue)
+
+
+def test_daily_totals_readings():
+    ds = Dataset.generate(seed=7)
+    exp, goal = _revenue_experience(ds)
+    with ConvertSimulator(dataset=ds) as server:
+        day = _daily(server, exp["id"], {"goal": goal})
+        for metric in ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor"):
+            for stats in _daily(server, exp["id"], {"goal": goal, "metric": metric}).values():
+                for s in stats:
+                    t, n = s["totals"], s["visitors"]
+                    expected = {"conversion_rate": round(100 * t["conversions"] / n, 4),
+                                "avg_revenue_per_visitor": round(t["revenue"] / n, 6),
+                                "avg_products_ordered_per_visitor": round(t["products"] / n, 6)}[metric]
+                    assert s["value"] == expected
+        assert any(s["totals"]["revenue"] > 0 for stats in day.values() for s in stats)
+        later = day[exp["variations"][0]["id"]][2]["timestamp"]
+        server.daily_totals = "running"
+        running = _daily(server, exp["id"], {"goal": goal, "start_time": later})
+        for vid, stats in running.items():
+            own = day[vid]
+            assert [s["timestamp"] for s in stats] == [s["timestamp"] for s in own[2:]]
+            for i, s in enumerate(stats, start=2):
+                assert (s["value"], s["visitors"]) == (own[i]["value"], own[i]["visitors"])
+                assert s["totals"]["conversions"] == sum(d["totals"]["conversions"] for d in own[:i + 1])
+                assert s["totals"]["products"] == sum(d["totals"]["products"] for d in own[:i + 1])
+                assert s["totals"]["revenue"] == pytest.approx(sum(d["totals"]["revenue"] for d in own[:i + 1]))
+        cumulative = {"goal": goal, "report_type": "cumulative"}
+        running_cumulative = _daily(server, exp["id"], cumulative)
+        server.daily_totals = "day"
+        assert _daily(server, exp["id"], cumulative) == running_cumulative  # cumulative rows read alike
+        server.daily_totals = "broken"
+        for vid, stats in _daily(server, exp["id"], {"goal": goal}).items():
+            for i, s in enumerate(stats):
+                run = sum(d["totals"]["conversions"] for d in day[vid][:i + 1])
+                assert s["totals"]["conversions"] not in (day[vid][i]["totals"]["conversions"], run)
+                assert (s["value"], s["visitors"]) == (day[vid][i]["value"], day[vid][i]["visitors"])
+    with pytest.raises(ValueError, match="daily_totals"):
+        ConvertSimulator(daily_totals="weekly")
+
+
+# --------------------------------------------------------------------------- experience change history
+def _exp_history(server, exp_id, body=None, project=PRJ):
+    return call(server, "POST", project + f"/experiences/{exp_id}/change-history", body or {})
+
+
+def test_experience_change_history_paging_and_filters(sim):
+    ds = sim.dataset
+    exp = next(e for e in ds.started_experiences() if any(v["changes"] for v in e["variations"]))
+    r = _exp_history(sim, exp["id"], {"results_per_page": 50})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["extra"]["pagination"]["items_count"] == len(body["data"]) == 2
+    assert [e["object"] for e in body["data"]] == ["variation", "change"]  # newest first
+    assert all(e["timestamp"] < exp["start_time"] and e["data"]["experience_id"] == exp["id"] for e in body["data"])
+    asc = _exp_history(sim, exp["id"], {"sort_by": "timestamp", "sort_direction": "asc"}).json()["data"]
+    assert [e["id"] for e in asc] == [e["id"] for e in reversed(body["data"])]
+    assert [e["object"] for e in _exp_history(sim, exp["id"], {"objects": ["change"]}).json()["data"]] == ["change"]
+    first = _exp_history(sim, exp["id"], {"results_per_page": 1, "page": 2}).json()
+    assert [e["id"] for e in first["data"]] == [body["data"][1]["id"]]
+    assert first["extra"]["pagination"]["items_count"] == 2
+    too_many = _exp_history(sim, exp["id"], {"results_per_page": 51})
+    assert too_many.status_code == 422 and too_many.json()["parameters"] == ["results_per_page"]
+    assert _exp_history(sim, exp["id"], {"objects": ["experience"]}).status_code == 422
+    assert _exp_history(sim, exp["id"], {"sort_by": "id"}).status_code == 422
+    assert _exp_history(sim, exp["id"], project=BLOG).status_code == 404
+
+
+def test_variation_edits_only_in_the_experience_history(fresh):
+    ds = fresh.dataset
+    exp = next(e for e in ds.started_experiences() if any(v["changes"] for v in e["variations"]))
+    newest_project_event = _newest_event(fresh)
+    variation = ds.edit_variation(exp["id"], name="Bolder headline", traffic_distribution=40.0)
+    change = ds.edit_variation_change(exp["id"], css="color:#f00;")
+    assert _newest_event(fresh) == newest_project_event
+    events = _exp_history(fresh, exp["id"], {"results_per_page": 2}).json()["data"]
+    assert [(e["event"], e["object"], e["object_id"]) for e in events] == [
+        ("change.update", "change", change["id"]), ("variation.update", "variation", variation["id"])]
+    assert events[1]["data"]["changed_fields"] == ["name", "traffic_distribution"]
+    listed = call(fresh, "POST", PRJ + "/experiences", {"only": [exp["id"]], "include": ["variations.changes"]})
+    variations = {v["id"]: v for v in listed.json()["data"][0]["variations"]}
+    assert variations[variation["id"]]["name"] == "Bolder headline"
+    assert variations[variation["id"]]["traffic_distribution"] == 40.0
+    changes = {c["id"]: c for v in variations.values() for c in v["changes"]}
+    assert changes[change["id"]]["data"]["css"] == "color:#f00;"
+    with pytest.raises(ValueError):
+        ds.edit_variation(exp["id"], colour="red")
+
+
+def test_variation_edits_mirrored_into_the_project_history():
+    ds = Dataset.generate(seed=7)
+    exp = _first(ds, "active")
+    with ConvertSimulator(dataset=ds, experience_edits_in_project_history=True) as server:
+        edited = ds.edit_variation(exp["id"])
+        newest = _newest_event(server)
+        assert (newest["event"], newest["object"], newest["object_id"]) == ("experience.update", "experience", exp["id"])
+        assert newest["data"]["variation_id"] == edited["id"]
+        own = _exp_history(server, exp["id"], {"results_per_page": 1}).json()["data"][0]
+        assert own["timestamp"] == newest["timestamp"] and own["object_id"] == edited["id"]
+        server.experience_edits_in_project_history = False
+        ds.edit_variation(exp["id"], description="quiet")
+        assert _newest_event(server) == newest
+
+
+# --------------------------------------------------------------------------- concurrency peak
+def test_peak_in_flight_counts_until_the_response_is_written():
+    with ConvertSimulator(latency=0.3) as s:
+        threads = [threading.Thread(target=call, args=(s, "POST", PRJ + "/tags", {})) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert s.peak_in_flight == 4
+        s.reset_peak()
+        assert s.peak_in_flight == 0 and len(s.requests) == 4
+        with requests.Session() as session:
+            call(s, "POST", PRJ + "/tags", {}, session=session)
+            call(s, "POST", PRJ + "/tags", {}, session=session)
+        assert s.peak_in_flight == 1
+        threads = [threading.Thread(target=call, args=(s, "GET", ACC + "/details")) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert s.peak_in_flight == 3
+        s.reset_log()
+        assert s.peak_in_flight == 0 and s.requests == []
+
+
+# --------------------------------------------------------------------------- restricted key
+def test_key_restricted_to_some_projects():
+    with ConvertSimulator(key_projects={200002, 200004}) as server:
+        listed = call(server, "POST", ACC + "/projects", {**ALL_TYPES, "sort_direction": "asc"}).json()
+        assert [p["id"] for p in listed["data"]] == [200002, 200004]
+        assert listed["extra"]["pagination"]["items_count"] == 2
+        forbidden = {"code": 403, "message": "You do not have access to this project"}
+        for method, path in (("GET", "/projects/200003"), ("POST", "/projects/200003/experiences"),
+                             ("GET", "/projects/200003/sdk-keys"), ("POST", "/projects/999999/goals")):
+            r = call(server, method, ACC + path, {} if method == "POST" else None)
+            assert (r.status_code, r.json()) == (403, forbidden)
+        assert call(server, "POST", BLOG + "/goals", {}).status_code == 200
+        server.key_projects = None
+        assert call(server, "GET", ACC + "/projects/200003").status_code == 200
+
+
+def test_cli_options_reach_the_simulator(tmp_path):
+    cfg = tmp_path / "config.json"
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0", "--no-blog", "--key-projects",
+                             "200002", "--daily-totals", "broken", "--vanish-experience", "300001",
+                             "--config-out", str(cfg)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        proc.stdout.readline()
+        config = json.loads(cfg.read_text())
+        server = SimpleNamespace(base_url=config["api_base_url"], key_id=config["key_id"],
+                                 key_secret=config["key_secret"])
+        listed = call(server, "POST", ACC + "/projects", ALL_TYPES).json()["data"]
+        assert [p["id"] for p in listed] == [200002]
+        assert call(server, "GET", PRJ + "/experiences/300001").status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0

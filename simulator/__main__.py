@@ -1,4 +1,9 @@
-"""CLI: ``python -m simulator [--port 8737] [--config-out PATH] ...`` (foreground)."""
+"""CLI: ``python -m simulator [--port 8737] [--config-out PATH] ...`` (foreground).
+
+Data options: ``--no-blog`` (only projects 200002/200003), ``--shared-ids`` (blog 200004 reuses 200002's
+ids). Behaviour: ``--daily-totals day|running|broken``, ``--vanish-experience ID`` (repeatable),
+``--key-projects 200002,200004``, ``--experience-edits-in-project-history``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,19 @@ import os
 import signal
 import sys
 import threading
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from .dataset import Dataset
 from .render import HISTORY_ID_STYLES
+from .routes import DAILY_TOTALS
 from .server import ALLOWED_HOSTS, ConvertSimulator
+
+
+def _ids(text: str) -> Set[int]:
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated project ids, got {text!r}") from None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -27,15 +40,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--random-503", type=float, default=0.0, help="probability of a seeded random 503")
     parser.add_argument("--history-id-style", choices=HISTORY_ID_STYLES, default="object_id",
                         help="how change-history records name the changed object's id")
+    parser.add_argument("--no-blog", action="store_true", help="leave out the small web project 200004")
+    parser.add_argument("--shared-ids", action="store_true", help="project 200004 reuses ids of 200002's objects")
+    parser.add_argument("--daily-totals", choices=DAILY_TOTALS, default="day",
+                        help="daily report totals: the day's own, running since start, or inconsistent")
+    parser.add_argument("--vanish-experience", type=int, action="append", default=[], metavar="ID",
+                        help="per-experience paths of this experience answer 404 (repeatable)")
+    parser.add_argument("--key-projects", type=_ids, default=None, metavar="ID,ID",
+                        help="restrict the key to these projects (others: 403)")
+    parser.add_argument("--experience-edits-in-project-history", action="store_true",
+                        help="variation/change edits are also logged in the project history")
     parser.add_argument("--config-out", help="write the connector config JSON here")
     args = parser.parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
         parser.error(f"refusing --host {args.host!r}: only {', '.join(ALLOWED_HOSTS)} are allowed")
 
-    dataset = Dataset.generate(seed=args.seed, experiences=args.experiences)
+    dataset = Dataset.generate(seed=args.seed, experiences=args.experiences, blog_project=not args.no_blog,
+                               shared_ids=args.shared_ids)
     sim = ConvertSimulator(dataset=dataset, latency=args.latency, port=args.port, host=args.host,
                            pagination_count=not args.no_count, random_503=args.random_503, seed=args.seed,
-                           history_id_style=args.history_id_style)
+                           history_id_style=args.history_id_style, daily_totals=args.daily_totals,
+                           vanished_experiences=args.vanish_experience, key_projects=args.key_projects,
+                           experience_edits_in_project_history=args.experience_edits_in_project_history)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -1,4 +1,9 @@
-"""The simulated account: deterministic generation, lookup and thread-safe mutation helpers."""
+"""The simulated account: deterministic generation, lookup and thread-safe mutation helpers.
+
+Projects: web 200002 "Main website" (large), fullstack 200003 "Mobile app (fullstack)" (small) and web
+200004 "Blog" (small, its own random stream; ``generate(blog_project=False)`` leaves it out). More with
+``add_project``; ``remove_project`` deletes one. Clock and change helpers live in ``edits.EditsMixin``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,20 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import generator as gen
+from .edits import EditsMixin
 from .generator import ACCOUNT_ID, DAY, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID
+from .projects import ProjectsMixin
 
 DEFAULT_NOW = calendar.timegm((2026, 11, 1, 0, 0, 0))
 KINDS = ("experiences", "goals", "audiences", "locations", "hypotheses", "knowledge-bases",
          "observations", "tags", "domains", "features", "change-history")
-_ID_BASES = {
+ID_BASES = {
     "experiences": 300001, "variations": 400001, "changes": 500001, "goals": 600001,
     "audiences": 610001, "locations": 620001, "hypotheses": 630001, "knowledge-bases": 640001,
     "observations": 650001, "tags": 660001, "domains": 670001, "features": 680001,
     "change-history": 700001,
 }
+_ID_BASES = ID_BASES  # former name
 _FULLSTACK_SIZES = {"goals": 3, "audiences": 2, "tags": 2, "change_history": 12}
 
 
@@ -28,14 +36,20 @@ def local_day_start(timestamp: int, utc_offset: int = 0) -> int:
     return timestamp - (timestamp + utc_offset) % DAY
 
 
-class Dataset:
-    """All data of account 100001. Hold ``lock`` while reading records from another thread."""
+class Dataset(ProjectsMixin, EditsMixin):
+    """All data of account 100001. Hold ``lock`` while reading records from another thread.
+
+    ``experience_history`` maps each experience id to its own change history (``{event id: record}``,
+    objects variation/change/report); these events are not in the project's ``change-history``.
+    ``experience_edits_in_project_history`` (default False): ``edit_variation*`` also log an
+    ``experience.update`` event in the project history.
+    """
 
     def __init__(self, seed: int = 7, now: int = DEFAULT_NOW) -> None:
         self.seed = seed
         self.lock = threading.RLock()
         self._now = int(now)
-        self._ids: Dict[str, int] = dict(_ID_BASES)
+        self._ids: Dict[str, int] = dict(ID_BASES)
         self.projects: Dict[int, Dict[str, Any]] = {}
         self.store: Dict[int, Dict[str, Dict[int, Dict[str, Any]]]] = {}
         self.users_accesses: List[Dict[str, Any]] = []
@@ -53,6 +67,9 @@ class Dataset:
         self.api_keys: List[Dict[str, Any]] = []
         self.sdk_keys: Dict[int, List[Dict[str, Any]]] = {}
         self.report_settings_overrides: Dict[int, Dict[str, Any]] = {}
+        self.experience_history: Dict[int, Dict[int, Dict[str, Any]]] = {}
+        self.experience_edits_in_project_history = False
+        self._advances = 0
 
     # ----------------------------------------------------------------- generation
     @classmethod
@@ -60,8 +77,16 @@ class Dataset:
                  locations: int = 8, hypotheses: int = 23, knowledge_bases: int = 51, observations: int = 50,
                  tags: int = 9, domains: int = 3, features: int = 0, collaborators: int = 4,
                  change_history: int = 260, fullstack_experiences: int = 4, fullstack_features: int = 5,
-                 now: int = DEFAULT_NOW) -> "Dataset":
-        """Build the whole account from ``seed``; sizes are for web project 200002 unless prefixed."""
+                 now: int = DEFAULT_NOW, blog_project: bool = True, shared_ids: bool = False) -> "Dataset":
+        """Build the whole account from ``seed``; sizes are for web project 200002 unless prefixed.
+
+        Projects 200002 and 200003 come from ``random.Random(seed)`` exactly as before the blog existed.
+        ``blog_project`` adds web project 200004 (``projects.BLOG_SIZES``, names prefixed "Blog"); its
+        ids are distinct from the other projects' unless ``shared_ids``: then its goals, audiences,
+        locations, tags, domains, hypotheses, knowledge bases and observations reuse ids of 200002's
+        (experiences, variations, changes and history events never collide). Started experiences get a
+        short own history (``experience_history``).
+        """
         ds = cls(seed=seed, now=now)
         rng = random.Random(seed)
         ds.users_accesses = gen.collaborators(collaborators)
@@ -78,29 +103,22 @@ class Dataset:
                                        hypotheses=0, knowledge_bases=0, observations=0,
                                        change_history=_FULLSTACK_SIZES["change_history"]),
         }
-        simple = [("tags", gen.tag), ("domains", gen.domain), ("goals", gen.goal), ("audiences", gen.audience),
-                  ("locations", gen.location), ("features", gen.feature)]
         for pid, size in sizes.items():
-            for kind, build in simple:
-                for i in range(size[kind]):
-                    ds._put(pid, kind, build(ds, rng, i))
-            for i in range(size["experiences"]):
-                ds._put(pid, "experiences", gen.experience(ds, rng, pid, gen.status_cycle(i), i + 1))
-            for kind, key, build in [("hypotheses", "hypotheses", gen.hypothesis),
-                                     ("knowledge-bases", "knowledge_bases", gen.knowledge_base),
-                                     ("observations", "observations", gen.observation)]:
-                for i in range(size[key]):
-                    ds._put(pid, kind, build(ds, rng, pid, i))
-            for event in gen.history(ds, rng, pid, size["change_history"]):
-                ds._put(pid, "change-history", event)
-            ds.projects[pid]["default_goals"] = [g for g in list(ds.store[pid]["goals"])[:2]]
-            ds.projects[pid]["default_locations"] = list(ds.store[pid]["locations"])[:1]
+            ds._fill(pid, size, rng)
         ds._make_keys()
+        if blog_project:
+            ds._add_blog(shared_ids)
+        ds._seed_experience_histories()
+        ds._sync_stats()
         return ds
 
     def _add_project(self, pid: int, ptype: str, name: str, rng: random.Random) -> None:
         created = self._now - rng.randint(500, 900) * DAY
-        self.projects[pid] = gen.project(pid, ptype, name, created, self._now - rng.randint(1, 30) * DAY)
+        self._init_project(pid, ptype, name, created, self._now - rng.randint(1, 30) * DAY)
+
+    def _init_project(self, pid: int, ptype: str, name: str, created: int, modified: int,
+                      status: str = "active") -> None:
+        self.projects[pid] = gen.project(pid, ptype, name, created, modified, status)
         self.store[pid] = {kind: {} for kind in KINDS}
 
     def _make_keys(self) -> None:
@@ -142,7 +160,10 @@ class Dataset:
         return local_day_start(self._now, utc_offset)
 
     def advance_days(self, n: int = 1) -> int:
-        """Move ``now``/``today`` forward by ``n`` days; active experiences gain daily rows. Returns ``now``."""
+        """Move ``now``/``today`` forward by ``n`` days; active experiences gain daily rows. Returns ``now``.
+
+        No record changes; ``advance`` also writes changes in every project.
+        """
         with self.lock:
             self._now += int(n) * DAY
             return self._now

@@ -13,6 +13,7 @@ DAY = 86400
 ACCOUNT_ID = 100001
 WEB_PROJECT_ID = 200002
 FULLSTACK_PROJECT_ID = 200003
+BLOG_PROJECT_ID = 200004
 
 _NOUNS = ["Checkout", "Hero banner", "Pricing page", "Signup form", "Navigation", "Product grid",
           "Search box", "Footer", "CTA button", "Landing page", "Cart drawer", "Newsletter"]
@@ -56,14 +57,15 @@ def _date(ts: int) -> str:
     return _time.strftime("%Y-%m-%d", _time.gmtime(ts))
 
 
-def project(project_id: int, project_type: str, name: str, created_at: int, modified_at: int) -> Dict[str, Any]:
+def project(project_id: int, project_type: str, name: str, created_at: int, modified_at: int,
+            status: str = "active") -> Dict[str, Any]:
     """A project record in its full (all optional fields present) form."""
     return {
         "id": project_id,
         "account_id": ACCOUNT_ID,
         "name": name,
         "project_type": project_type,
-        "status": "active",
+        "status": status,
         "type": "own",
         "accessRole": "owner",
         "created_at": created_at,
@@ -383,6 +385,30 @@ def history(ds: "Dataset", rng: random.Random, project_id: int, count: int) -> L
         events.append(history_event(ds, project_id, obj, target["id"], f"{obj}.{action}", ts,
                                     method=rng.choice(["app", "app", "api"]), author_id=rng.choice(users), data=data))
     return events
+
+
+def experience_history(ds: "Dataset", project_id: int, exps: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Past events of started experiences' own histories (objects variation/change), ids ascending with time.
+
+    Each started experience got its traffic split set half an hour before it started (``variation.update``
+    of its last variation) and, when a variation has changes, one change edited an hour before it started.
+    """
+    plans = []
+    for exp in exps:
+        start, variations = exp.get("start_time") or 0, exp.get("variations") or []
+        if not start or not variations:
+            continue
+        last = variations[-1]
+        plans.append((start - 1800, exp["id"], "variation", last["id"],
+                      {"experience_id": exp["id"], "variation_id": last["id"], "name": last["name"],
+                       "changed_fields": ["traffic_distribution"]}))
+        changed = next(((v, c) for v in variations for c in v.get("changes") or []), None)
+        if changed is not None:
+            plans.append((start - 3600, exp["id"], "change", changed[1]["id"],
+                          {"experience_id": exp["id"], "variation_id": changed[0]["id"], "changed_fields": ["data"]}))
+    plans.sort(key=lambda plan: (plan[0], plan[1], plan[2]))
+    return [history_event(ds, project_id, obj, object_id, f"{obj}.update", ts, author_id=5001 + exp_id % 3,
+                          data=data) for ts, exp_id, obj, object_id, data in plans]
 
 
 def status_cycle(index: int) -> str:

@@ -21,6 +21,8 @@ PROJECT_INCLUDE = ("global_javascript", "domains", "stats.usage", "stats.active_
                    "stats.active_segments_count", "stats.active_goals_count", "stats.google_analytics",
                    "default_goals", "default_audiences", "default_locations")
 PROJECT_EXPAND = ("default_goals", "default_audiences", "default_locations")
+PROJECT_STATUSES = ("active", "inactive", "suspended")
+EXPERIENCE_HISTORY_OBJECTS = ("report", "variation", "change")
 HISTORY_OBJECTS = ("audience", "feature", "domain", "goal", "hypothesis", "experience", "tag", "location")
 GOAL_TYPES = ("advanced", "visits_page", "revenue", "clicks_link", "submits_form", "clicks_element",
               "dom_interaction", "scroll_percentage", "ga_import", "code_trigger")
@@ -52,7 +54,7 @@ _SEARCH: Dict[str, Filter] = {"search": ("str", None, 200)}
 SPECS: Dict[str, ListSpec] = {
     "projects": ListSpec(("id", "active_tests", "project_name", "project_type", "status", "used_visitors"), "id",
                          PROJECT_INCLUDE, PROJECT_EXPAND,
-                         filters={**_SEARCH, "status": ("strs", ("active", "inactive"), None),
+                         filters={**_SEARCH, "status": ("strs", PROJECT_STATUSES, None),
                                   "project_type": ("strs", ("web", "fullstack"), None)}),
     "experiences": ListSpec(("id", "conversions", "improvement", "name", "start_time", "end_time", "status",
                              "primary_goal", "key"), "id", EXPERIENCE_INCLUDE, EXPERIENCE_EXPAND,
@@ -102,6 +104,11 @@ SPECS: Dict[str, ListSpec] = {
                                         **{name: ("ints", None, 100) for name in
                                            ("audiences", "goals", "locations", "hypotheses", "domains", "tags",
                                             "experiences")}}),
+    "experience-history": ListSpec(("timestamp", "event", "object"), "timestamp", (), ("project",),
+                                   filters={"methods": ("strs", ("api", "app"), None),
+                                            "objects": ("strs", EXPERIENCE_HISTORY_OBJECTS, None),
+                                            "variations": ("ints", None, 100), "changes": ("ints", None, 100),
+                                            "author_id": ("int", None, None)}),
 }
 
 
@@ -250,6 +257,17 @@ def matcher(kind: str, req: ListRequest, ctx: Context) -> Callable[[Dict[str, An
         pairs = {(obj, i) for name, obj in _HISTORY_ID_FILTERS.items() for i in f.get(name, [])}
         if any(name in f for name in _HISTORY_ID_FILTERS):
             checks.append(lambda r: (r["object"], r["object_id"]) in pairs)
+    elif kind == "experience-history":
+        if "methods" in f:
+            checks.append(lambda r: r["method"] in f["methods"])
+        if "objects" in f:
+            checks.append(lambda r: r["object"] in f["objects"])
+        if "variations" in f:
+            checks.append(lambda r: r["data"].get("variation_id") in f["variations"])
+        if "changes" in f:
+            checks.append(lambda r: r["object"] == "change" and r["object_id"] in f["changes"])
+        if "author_id" in f:
+            checks.append(lambda r: r["author_id"] == f["author_id"])
     return lambda r: all(check(r) for check in checks)
 
 

@@ -90,6 +90,11 @@ class ReportModel:
         return acc
 
 
+def noise(*parts: int) -> int:
+    """A deterministic pseudo-random integer in 0..96."""
+    return _hash(*parts) % 97
+
+
 def rate(conversions: float, visitors: int) -> float:
     """Conversion rate in percent, 4 decimals."""
     return round(100.0 * conversions / visitors, 4) if visitors else 0.0

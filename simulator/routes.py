@@ -1,11 +1,16 @@
-"""HTTP-independent Convert API v2 handlers: route matching and the response of every endpoint."""
+"""HTTP-independent Convert API v2 handlers: route matching and the response of every endpoint.
+
+Options (see ``Api.__init__``): ``daily_totals`` (how daily-report ``totals`` read), ``vanished_experiences``
+(ids whose per-experience paths answer 404 while still listed) and ``key_projects`` (a key restricted to
+some projects: other projects are hidden from the list and their paths answer 403).
+"""
 
 from __future__ import annotations
 
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import listing
 from . import params as P
@@ -24,6 +29,8 @@ _PRJ = _ACC + r"/projects/(?P<p>\d+)"
 _EXP = _PRJ + r"/experiences/(?P<e>\d+)"
 DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
 AGG_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor")
+DAILY_TOTALS = ("day", "running", "broken")
+_SECTION_OPTIONS = ("versions", "versions.changes")
 # single-object GET: allowed include / expand query values
 _GET_INCLUDE = {"experiences": listing.EXPERIENCE_INCLUDE, "goals": ("triggering_rule", "stats"),
                 "locations": ("rules", "trigger", "stats.experiences_usage"),
@@ -46,11 +53,19 @@ class ApiRequest:
 class Api:
     """Routes requests for one dataset. Thread-safe: every handler runs under ``dataset.lock``."""
 
-    def __init__(self, dataset: Dataset, pagination_count: bool = True, history_id_style: str = "object_id") -> None:
+    def __init__(self, dataset: Dataset, pagination_count: bool = True, history_id_style: str = "object_id",
+                 daily_totals: str = "day", vanished_experiences: Optional[Iterable[int]] = None,
+                 key_projects: Optional[Iterable[int]] = None) -> None:
+        """``daily_totals``: see ``daily_report``. ``vanished_experiences``: a live set of experience ids
+        answering 404 on every per-experience path (they stay in lists). ``key_projects``: None (all
+        projects) or the only project ids the key may see."""
         if history_id_style not in render.HISTORY_ID_STYLES:
             raise ValueError(f"unknown history_id_style {history_id_style!r}; "
                              f"expected one of {', '.join(render.HISTORY_ID_STYLES)}")
         self.ds = dataset
+        self.daily_totals = daily_totals
+        self.vanished_experiences: Set[int] = set(vanished_experiences or ())
+        self.key_projects: Optional[Set[int]] = None if key_projects is None else set(key_projects)
         self.model = reports.ReportModel(dataset.seed)
         self.pagination_count = pagination_count
         self.history_id_style = history_id_style
@@ -67,7 +82,19 @@ class Api:
             ("POST", re.compile(_EXP + r"/aggregated_report"), self.aggregated_report),
             ("POST", re.compile(_EXP + r"/daily_report"), self.daily_report),
             ("GET", re.compile(_EXP + r"/report_settings"), self.report_settings),
+            ("POST", re.compile(_EXP + r"/change-history"), self.experience_history),
+            ("GET", re.compile(_EXP + r"/sections"), self.sections),
         ]
+
+    @property
+    def daily_totals(self) -> str:
+        return self._daily_totals
+
+    @daily_totals.setter
+    def daily_totals(self, value: str) -> None:
+        if value not in DAILY_TOTALS:
+            raise ValueError(f"unknown daily_totals {value!r}; expected one of {', '.join(DAILY_TOTALS)}")
+        self._daily_totals = value
 
     def handle(self, req: ApiRequest) -> Response:
         """Answer one request; errors come back as Convert-shaped bodies."""
@@ -102,13 +129,15 @@ class Api:
     # ------------------------------------------------------------------ helpers
     def _project(self, raw: str) -> int:
         pid = int(raw)
+        if self.key_projects is not None and pid not in self.key_projects:
+            raise P.ApiError(403, "You do not have access to this project")
         if pid not in self.ds.projects:
             raise P.ApiError(404, "Project not found")
         return pid
 
     def _experience(self, pid: int, raw: str) -> Dict[str, Any]:
         exp = self.ds.find(pid, "experiences", int(raw))
-        if exp is None:
+        if exp is None or exp["id"] in self.vanished_experiences:
             raise P.ApiError(404, "Experience not found")
         return exp
 
@@ -131,7 +160,7 @@ class Api:
         data = {k: acc[k] for k in ("id", "name", "accountType", "accessRole", "access_all_projects", "settings",
                                     "billing", "limitsAndCapabilities")}
         if "stats" in include:
-            data["stats"] = acc["stats"]
+            data["stats"] = dict(acc["stats"], projects_count=len(self.ds.projects))
         return 200, {"data": _copy(data)}
 
     def users_accesses(self, req: ApiRequest) -> Response:
@@ -140,8 +169,9 @@ class Api:
         if expand:
             for user in users:
                 for access in user["accesses"]:
-                    ctx = Context(self.ds, self.model, access["project"])
-                    access["project"] = render.plain(ctx, "projects", self.ds.projects[access["project"]])
+                    if access["project"] in self.ds.projects:
+                        ctx = Context(self.ds, self.model, access["project"])
+                        access["project"] = render.plain(ctx, "projects", self.ds.projects[access["project"]])
         return 200, {"data": users}
 
     def api_keys(self, req: ApiRequest) -> Response:
@@ -150,8 +180,9 @@ class Api:
     # ------------------------------------------------------------------ project level
     def list_projects(self, req: ApiRequest) -> Response:
         lreq = listing.parse(listing.SPECS["projects"], self._body(req))
-        ctx = Context(self.ds, self.model, next(iter(self.ds.projects)))
-        chosen = listing.select("projects", list(self.ds.projects.values()), lreq, ctx)
+        ctx = Context(self.ds, self.model, 0)
+        visible = [r for pid, r in self.ds.projects.items() if self.key_projects is None or pid in self.key_projects]
+        chosen = listing.select("projects", visible, lreq, ctx)
         data = [render.project(ctx, r, lreq.include, lreq.expand) for r in listing.page_slice(chosen, lreq)]
         return 200, listing.envelope(data, len(chosen), lreq, self.pagination_count)
 
@@ -178,12 +209,43 @@ class Api:
         include = P.query_array(req.query, "include", _GET_INCLUDE.get(c, ()))
         expand = P.query_array(req.query, "expand", _GET_EXPAND.get(c, ()))
         rec = self.ds.find(p, c, int(id))
+        if c == "experiences" and rec is not None and rec["id"] in self.vanished_experiences:
+            rec = None
         if rec is None:
             raise P.ApiError(404, f"{c.rstrip('s').replace('-', ' ').capitalize()} not found")
         ctx = Context(self.ds, self.model, p)
         if c == "experiences":
             return 200, render.experience(ctx, rec, include, expand)
         return 200, render.record(ctx, c, rec, include, expand)
+
+    # ------------------------------------------------------------------ per experience
+    def experience_history(self, req: ApiRequest, p: int, e: str) -> Response:
+        """The experience's own change history (objects variation/change/report), paged like the project's."""
+        exp = self._experience(p, e)
+        lreq = listing.parse(listing.SPECS["experience-history"], self._body(req))
+        ctx = Context(self.ds, self.model, p, self.history_id_style)
+        events = list(self.ds.experience_history.get(exp["id"], {}).values())
+        chosen = listing.select("experience-history", events, lreq, ctx)
+        data = [render.record(ctx, "change-history", r, (), lreq.expand) for r in listing.page_slice(chosen, lreq)]
+        return 200, listing.envelope(data, len(chosen), lreq, self.pagination_count)
+
+    def sections(self, req: ApiRequest, p: int, e: str) -> Response:
+        """MVT sections (one section "A" whose versions mirror the variations); ``[]`` for other types."""
+        include = P.query_array(req.query, "include", _SECTION_OPTIONS)
+        expand = P.query_array(req.query, "expand", _SECTION_OPTIONS)
+        exp = self._experience(p, e)
+        if exp.get("type") != "mvt":
+            return 200, {"data": []}
+        wanted = set(include) | set(expand)
+        versions: List[Any] = []
+        for v in exp.get("variations") or []:
+            if not wanted:
+                versions.append(v["id"])
+                continue
+            changes = v.get("changes") or []
+            versions.append({"id": v["id"], "name": v["name"], "variations": [v["id"]],
+                             "changes": _copy(changes) if "versions.changes" in wanted else [c["id"] for c in changes]})
+        return 200, {"data": [{"id": "A", "name": "Section A", "versions": versions}]}
 
     # ------------------------------------------------------------------ reports
     def _report_days(self, exp: Dict[str, Any], body: Dict[str, Any]) -> Tuple[int, List[int], List[int]]:
@@ -248,6 +310,18 @@ class Api:
         return 200, {"data": {"reportData": report_data, "variations_data": variations_data}}
 
     def daily_report(self, req: ApiRequest, p: int, e: str) -> Response:
+        """One ``stats`` entry per run day in the window: ``{timestamp, value, visitors, totals}``.
+
+        ``visitors`` and ``value`` are the day's own numbers (report_type non_cumulative) or the running
+        sums since the first run day (cumulative). ``value`` by metric: conversion_rate = percent,
+        ``round(100 * conversions / visitors, 4)`` (e.g. 5.1234 means 5.1234 %); avg_revenue_per_visitor =
+        ``round(revenue / visitors, 6)``; avg_products_ordered_per_visitor = ``round(products / visitors, 6)``
+        (0.0 when visitors is 0; revenue and products are 0 for goals not of type revenue).
+        ``totals`` = ``{conversions, revenue, products}`` read per ``daily_totals``: "day" = the same
+        numbers ``value`` was computed from (the day's own, or running sums when cumulative); "running" =
+        running sums from the experience's first run day up to and including that day, whatever the
+        request's start_time; "broken" = numbers fitting neither reading (day + running + 1 + noise).
+        """
         exp = self._experience(p, e)
         body = self._body(req)
         name = "goal" if body.get("goal") is not None else "goal_id"
@@ -272,11 +346,23 @@ class Api:
                     continue
                 shown = acc if cumulative else reports.Totals(*cell)
                 stats.append({"timestamp": day, "value": reports.metric_value(metric, shown),
-                              "visitors": shown.visitors,
-                              "totals": {"conversions": shown.conversions, "revenue": shown.revenue,
-                                         "products": shown.products}})
+                              "visitors": shown.visitors, "totals": self._daily_totals_of(shown, cell, acc, day)})
             rows.append({"id": v["id"], "stats": stats})
         return 200, {"data": {"reportData": {"goal_id": goal_id, "variations": rows}}}
+
+
+    def _daily_totals_of(self, shown: reports.Totals, cell: reports.Cell, running: reports.Totals,
+                         day: int) -> Dict[str, Any]:
+        if self._daily_totals == "running":
+            chosen = running
+        elif self._daily_totals == "broken":
+            noise = reports.noise(self.model.seed, day, cell.visitors)
+            chosen = reports.Totals(shown.visitors, cell.conversions + running.conversions + 1 + noise,
+                                    round(cell.revenue + running.revenue + 1.5 + noise, 2),
+                                    cell.products + running.products + 1 + noise)
+        else:
+            chosen = shown
+        return {"conversions": chosen.conversions, "revenue": chosen.revenue, "products": chosen.products}
 
 
 def _copy(value: Any) -> Any:

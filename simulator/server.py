@@ -1,4 +1,8 @@
-"""The HTTP side: a threaded HTTP/1.1 server enforcing Convert auth, applying faults and logging requests."""
+"""The HTTP side: a threaded HTTP/1.1 server enforcing Convert auth, applying faults and logging requests.
+
+``peak_in_flight`` is the most API requests seen in flight at once, each counted from the moment its
+request line and headers were read until its response was written (or the connection dropped).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Dict, Iterable, List, Optional, Set
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from .dataset import Dataset
 from .faults import RANDOM_503, Fault, FaultSet
@@ -134,6 +138,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         sim: ConvertSimulator = self.server.sim
         split = urlsplit(self.path)
+        if split.path == HEALTH_PATH:
+            self._serve_one(sim, split)
+            return
+        sim._begin()
+        try:
+            self._serve_one(sim, split)
+        finally:
+            sim._end()
+
+    def _serve_one(self, sim: "ConvertSimulator", split: SplitResult) -> None:
         raw = self._read_body()
         if raw is None:
             return
@@ -221,9 +235,20 @@ class ConvertSimulator:
     def __init__(self, dataset: Optional[Dataset] = None, key_id: str = DEFAULT_KEY_ID,
                  key_secret: str = DEFAULT_KEY_SECRET, latency: float = 0.0, port: int = 0,
                  pagination_count: bool = True, random_503: float = 0.0, seed: int = 0,
-                 host: str = "127.0.0.1", history_id_style: str = "object_id") -> None:
+                 host: str = "127.0.0.1", history_id_style: str = "object_id", daily_totals: str = "day",
+                 vanished_experiences: Optional[Iterable[int]] = None, key_projects: Optional[Iterable[int]] = None,
+                 experience_edits_in_project_history: bool = False) -> None:
         """``history_id_style`` names the changed object's id in change-history records (see
-        ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same."""
+        ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same.
+
+        ``daily_totals``: "day" (default), "running" or "broken", how daily-report ``totals`` read (see
+        ``Api.daily_report``). ``vanished_experiences``: experience ids whose per-experience paths (GET
+        experience, aggregated_report, daily_report, change-history, report_settings, sections) answer 404
+        "Experience not found" while lists still show them. ``key_projects``: the key sees only these
+        projects (list filtered, other projects' paths answer 403). ``experience_edits_in_project_history``:
+        True makes ``Dataset.edit_variation*`` also log in the project history. All four are also mutable
+        attributes of the simulator.
+        """
         if host not in ALLOWED_HOSTS:
             raise ValueError(f"refusing to bind {host!r}: only {', '.join(ALLOWED_HOSTS)} are allowed")
         self.dataset = dataset if dataset is not None else Dataset.generate()
@@ -231,12 +256,17 @@ class ConvertSimulator:
         self.latency = latency
         self.host = "127.0.0.1" if host == "localhost" else host
         self._port = port
-        self.api = Api(self.dataset, pagination_count=pagination_count, history_id_style=history_id_style)
+        self.api = Api(self.dataset, pagination_count=pagination_count, history_id_style=history_id_style,
+                       daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects)
+        if experience_edits_in_project_history:
+            self.dataset.experience_edits_in_project_history = True
         self.faults = FaultSet(random_503=random_503, seed=seed)
         self._log: List[RequestLog] = []
         self._lock = threading.Lock()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._open = 0  # requests between headers read and response written
+        self._peak = 0
         self._connections: set = set()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -324,9 +354,65 @@ class ConvertSimulator:
                    and (status is None or r.status == status))
 
     def reset_log(self) -> None:
+        """Clear the request log; also resets ``max_in_flight`` and ``peak_in_flight`` to the current counts."""
         with self._lock:
             self._log.clear()
             self._max_in_flight = self._in_flight
+            self._peak = self._open
+
+    def reset_peak(self) -> None:
+        """Reset ``peak_in_flight`` to the number of requests in flight now (the log is kept)."""
+        with self._lock:
+            self._peak = self._open
+
+    @property
+    def peak_in_flight(self) -> int:
+        """Most API requests in flight at once (request read to response written) since start or reset."""
+        with self._lock:
+            return self._peak
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._open += 1
+            self._peak = max(self._peak, self._open)
+
+    def _end(self) -> None:
+        with self._lock:
+            self._open -= 1
+
+    # ------------------------------------------------------------------ options
+    @property
+    def daily_totals(self) -> str:
+        return self.api.daily_totals
+
+    @daily_totals.setter
+    def daily_totals(self, value: str) -> None:
+        self.api.daily_totals = value
+
+    @property
+    def vanished_experiences(self) -> Set[int]:
+        """Live, mutable set of experience ids whose per-experience paths answer 404."""
+        return self.api.vanished_experiences
+
+    @vanished_experiences.setter
+    def vanished_experiences(self, value: Iterable[int]) -> None:
+        self.api.vanished_experiences = set(value)
+
+    @property
+    def key_projects(self) -> Optional[Set[int]]:
+        return self.api.key_projects
+
+    @key_projects.setter
+    def key_projects(self, value: Optional[Iterable[int]]) -> None:
+        self.api.key_projects = None if value is None else set(value)
+
+    @property
+    def experience_edits_in_project_history(self) -> bool:
+        return self.dataset.experience_edits_in_project_history
+
+    @experience_edits_in_project_history.setter
+    def experience_edits_in_project_history(self, value: bool) -> None:
+        self.dataset.experience_edits_in_project_history = bool(value)
 
     @property
     def max_in_flight(self) -> int:

@@ -3,6 +3,11 @@
 Messages name the field and say what was expected, never a secret value. The normalized config has
 whole-number IDs as strings, no blank optional fields, ``start_date`` as ``YYYY-MM-DDTHH:MM:SSZ`` and
 every spec default filled in, so the manifest and the components read one complete config.
+
+``project_id`` takes three forms: one ID, a comma-separated list, or ``*`` (every project of the
+account). The normalized config adds what it means: ``all_projects`` and ``project_ids``, the
+configured IDs as strings in the order given (for ``*``, empty until ``SourceConvert`` has read the
+account's projects list).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import datetime as dt
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
@@ -20,6 +25,10 @@ from jsonschema.exceptions import ValidationError
 
 _ID_FIELDS = ("account_id", "project_id")
 _SHOWN_VALUE_LIMIT = 40
+ALL_PROJECTS = "*"
+PROJECT_IDS = "project_ids"  # derived: the configured project IDs (strings)
+ALL_PROJECTS_FLAG = "all_projects"  # derived: project_id is "*"
+_PROJECT_ID_DIGITS = 15
 
 
 class ConfigError(ValueError):
@@ -63,13 +72,45 @@ def validate_config(config: Any) -> Dict[str, Any]:
         raise ConfigError(f"The config must be a JSON object, got {type(config).__name__}.")
     normalized = _normalized(config)
     schema = connection_specification()
+    scope_problem = _project_scope_problem(normalized.get("project_id"))
     errors = sorted(Draft7Validator(schema).iter_errors(normalized), key=_error_order)
-    problems = [_describe(error, schema) for error in errors]
+    problems = [
+        scope_problem if scope_problem and error.path and error.path[0] == "project_id" else _describe(error, schema)
+        for error in errors
+    ]
+    if scope_problem and scope_problem not in problems:
+        problems.append(scope_problem)
     if not problems:
         problems = _semantic_problems(normalized)
     if problems:
         raise ConfigError("Invalid config: " + " ".join(dict.fromkeys(problems)))
+    normalized[ALL_PROJECTS_FLAG] = normalized["project_id"].strip() == ALL_PROJECTS
+    normalized[PROJECT_IDS] = [] if normalized[ALL_PROJECTS_FLAG] else _project_entries(normalized["project_id"])
     return normalized
+
+
+def _project_entries(value: str) -> List[str]:
+    return [entry.strip() for entry in value.split(",")]
+
+
+def _project_scope_problem(value: Any) -> Optional[str]:
+    """What is wrong with a ``project_id`` string, naming the entry; ``None`` when it is fine or not a string."""
+    if not isinstance(value, str) or not value.strip() or value.strip() == ALL_PROJECTS:
+        return None
+    label = "'project_id' (Project ID)"
+    forms = "a project ID such as 200002, a comma-separated list such as 200002, 200003, or * for every project"
+    entries = _project_entries(value)
+    for position, entry in enumerate(entries, start=1):
+        if entry == "":
+            return f"{label} has an empty entry (entry {position} of {len(entries)}): expected {forms}."
+        if entry == ALL_PROJECTS:
+            return f"{label} may be * alone, not * within a list: expected {forms}."
+        if not (entry.isascii() and entry.isdigit() and entry[0] != "0" and len(entry) <= _PROJECT_ID_DIGITS):
+            return f"{label} entry {_show(entry)} is not a project ID (a positive whole number of up to {_PROJECT_ID_DIGITS} digits): expected {forms}."
+    repeated = sorted({entry for entry in entries if entries.count(entry) > 1})
+    if repeated:
+        return f"{label} lists project {', '.join(repeated)} more than once."
+    return None
 
 
 def _error_order(error: ValidationError) -> tuple:

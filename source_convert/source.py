@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import ast
 import logging
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType, Status
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+)
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_convert.config import validate_config
+from source_convert.components import shared_reads
+from source_convert.components.project_state import partitions_by_project
+from source_convert.config import ALL_PROJECTS_FLAG, PROJECT_IDS, validate_config
 from source_convert.reachability import wait_until_reachable
 from source_convert.state import sanitize_state
+
+PROJECTS_STREAM = "projects"
+PROBE_STREAM = "tags"  # a plain project list: the cheapest request that proves one project is readable
 
 
 class SourceConvert(YamlDeclarativeSource):
@@ -21,6 +32,11 @@ class SourceConvert(YamlDeclarativeSource):
     A config given to the constructor is validated and normalized here, once (``config.validate_config``
     raises ``ConfigError`` naming the field); the CDK keeps that config and hands it to ``check``,
     ``discover``, ``read`` and every component, whatever config file the entrypoint reads later.
+
+    The configured projects are settled once per sync (``settle_projects``): one read of the account's
+    projects list proves the key and the account, names every listed project the account lacks, and
+    gives the project IDs of ``*``. ``check`` and ``read`` do it first; the streams then read
+    ``project_ids`` of the config.
     """
 
     def __init__(
@@ -29,6 +45,7 @@ class SourceConvert(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
+        shared_reads.clear()  # a new source is a new sync: nothing read for another one is reused
         state = sanitize_state(state) if state is not None else None
         super().__init__(
             path_to_yaml="manifest.yaml",
@@ -36,13 +53,28 @@ class SourceConvert(YamlDeclarativeSource):
             config=validate_config(config) if config is not None else None,
             state=state,
         )
+        self._projects_settled = False
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """The manifest's check (one signed request), its failure told as the reason itself, not its repr."""
-        status = super().check(logger, config)
-        if status.status == Status.FAILED:
-            status.message = _unquoted(status.message)
-        return status
+        """The configured projects settled (see the class docstring); a failure is the reason itself."""
+        try:
+            projects = self.settle_projects(logger)
+        except AirbyteTracedException as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=error.message or str(error))
+        logger.info(f"Convert answered for account {self._config['account_id']}: projects {', '.join(projects)}.")
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> Iterator[AirbyteMessage]:
+        """Reads every configured project; ``*`` is resolved first (once, if the pre-read check has not)."""
+        if self._config.get(ALL_PROJECTS_FLAG):
+            self.settle_projects(logger)
+        yield from super().read(logger, config, catalog, state)
 
     def ensure_usable(self, logger: logging.Logger, command: str) -> None:
         """What the command line does before ``check`` and ``read``, so a connection that cannot work
@@ -50,11 +82,10 @@ class SourceConvert(YamlDeclarativeSource):
 
         * The API host must answer: a bounded, logged wait (``reachability.py``), then one error that
           names the host and the reason.
-        * Before a ``read``, the first record of the manifest's check streams is read with the
-          manifest's requester and error handler (one signed request for a list). A config error
-          there (wrong key, account or project) stops the read with the error handler's message; any
-          other failure is left to the streams, which report their own errors as before. (``check``
-          itself cannot be reused here: it reports a failure as text, without its failure type.)
+        * Before a ``read``, the projects are settled. A config error there (wrong key or account, a
+          listed project that does not exist) stops the read with one message; any other failure is
+          left to the streams, which report their own errors (for ``*`` the read cannot go on without
+          the list, so it fails).
         """
         unreachable = wait_until_reachable(self._config["api_base_url"], logger)
         if unreachable is not None:
@@ -63,28 +94,65 @@ class SourceConvert(YamlDeclarativeSource):
             )
         if command != "read":
             return
-        logger.info("Checking the key, account and project before reading.")
+        logger.info("Checking the key, account and projects before reading.")
         try:
-            self._read_first_record_of_check_streams()
+            self.settle_projects(logger)
         except AirbyteTracedException as error:
-            if error.failure_type == FailureType.config_error:
+            if error.failure_type == FailureType.config_error or self._config.get(ALL_PROJECTS_FLAG):
                 raise
             logger.warning(f"The check before reading failed ({error.message}); reading anyway.")
 
-    def _read_first_record_of_check_streams(self) -> None:
-        streams = {stream.name: stream for stream in self.streams(self._config)}
-        for name in self.resolved_manifest["check"]["stream_names"]:
-            partition = next(iter(streams[name].generate_partitions()), None)
-            if partition is not None:
-                next(iter(partition.read()), None)
-
-
-def _unquoted(message: Optional[str]) -> Optional[str]:
-    """The CDK reports a failed check as ``repr(reason)``; return the reason itself."""
-    if message and len(message) > 1 and message[0] == message[-1] and message[0] in "'\"":
+    def settle_projects(self, logger: logging.Logger) -> List[str]:
+        """The configured project IDs, proved against the account's projects list (read once per sync)."""
+        config: MutableMapping[str, Any] = self._config
+        if self._projects_settled:
+            return list(config[PROJECT_IDS])
+        streams = {stream.name: stream for stream in self.streams(config)}
         try:
-            value = ast.literal_eval(message)
-        except (ValueError, SyntaxError):
-            return message
-        return value if isinstance(value, str) else message
-    return message
+            listed = [str(record.data["id"]) for partition in streams[PROJECTS_STREAM].generate_partitions()
+                      for record in partition.read()]
+        except AirbyteTracedException as error:
+            if not _is_refusal(error) or config.get(ALL_PROJECTS_FLAG):
+                raise
+            self._probe_each_project(streams, logger, error)
+        else:
+            self._match(config, listed)
+        self._projects_settled = True
+        return list(config[PROJECT_IDS])
+
+    @staticmethod
+    def _match(config: MutableMapping[str, Any], listed: List[str]) -> None:
+        account = config["account_id"]
+        if config.get(ALL_PROJECTS_FLAG):
+            if not listed:
+                raise _config_error(f"Account {account} has no project that this API key can see, so '*' selects nothing. "
+                                    "Check the Account ID and the key's project permissions.")
+            config[PROJECT_IDS] = listed  # in place: the CDK reads this very config
+            return
+        missing = [project for project in config[PROJECT_IDS] if project not in listed]
+        if missing:
+            named = "Project " + missing[0] + " is" if len(missing) == 1 else "Projects " + ", ".join(missing) + " are"
+            raise _config_error(
+                f"{named} not among the projects of account {account} that this API key can see "
+                f"({', '.join(listed) or 'none'}). Check the Project ID and the key's project permissions."
+            )
+
+    @staticmethod
+    def _probe_each_project(streams: Dict[str, Any], logger: logging.Logger, refused: AirbyteTracedException) -> None:
+        """When the key may not list the account's projects: one request of each configured project."""
+        logger.warning(
+            f"Convert refused the account's projects list ({refused.message}); checking each configured project "
+            "with one request of its own instead."
+        )
+        for project, partition in partitions_by_project(streams[PROBE_STREAM].generate_partitions()).items():
+            next(iter(partition.read()), None)
+            logger.info(f"Project {project} answered.")
+
+
+def _is_refusal(error: AirbyteTracedException) -> bool:
+    """Whether Convert answered 403 (the key lacks a permission): the error handler's message says so."""
+    return error.failure_type == FailureType.config_error and "HTTP 403" in (error.message or "")
+
+
+def _config_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)

@@ -4,9 +4,12 @@ the error handler's verdicts on Convert answers (using the error handler exactly
 from __future__ import annotations
 
 import email.utils
+import gc
 import logging
 import random
+import threading
 import types
+import weakref
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -22,16 +25,20 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_convert.components import backoff as backoff_module
 from source_convert.components.backoff import (
     CDK_ADDED_SLEEP_SECONDS,
     ConvertBackoffStrategy,
     ConvertErrorHandler,
+    account_and_project,
+    experience_of_call,
     retry_after_seconds,
 )
 
 MANIFEST = Path(__file__).resolve().parent.parent / "source_convert" / "manifest.yaml"
 CONFIG = {"key_id": "kid", "key_secret": "s3cret", "account_id": "100001", "project_id": "200002"}
 URL = "https://api.example.test/api/v2/accounts/100001/projects/200002/experiences"
+BASE = "https://api.example.test/api/v2/accounts/100001"
 
 
 class FixedRandom(random.Random):
@@ -158,10 +165,10 @@ def scripted(status, body=b'{"data":[{"id":1}]}', headers=None):
     return make
 
 
-def manifest_error_handler(name: str = "experiences") -> ConvertErrorHandler:
+def manifest_error_handler(name: str = "experiences", config=None) -> ConvertErrorHandler:
     definition = dict(yaml.safe_load(MANIFEST.read_text())["definitions"]["error_handler"])
     definition["$parameters"] = {"name": name}
-    handler = ModelToComponentFactory().create_component(CustomErrorHandlerModel, definition, CONFIG)
+    handler = ModelToComponentFactory().create_component(CustomErrorHandlerModel, definition, config or CONFIG)
     assert isinstance(handler, ConvertErrorHandler)
     return handler
 
@@ -252,7 +259,8 @@ def test_a_401_then_a_success_reads_the_answer(monkeypatch):
         (response(401, b'{"code":401,"message":"Expired signature"}'), ResponseAction.RETRY),
         (response(401, b'{"code":401,"message":"Invalid signature"}'), ResponseAction.RETRY),  # the first 401
         (response(403, b'{"code":403,"message":"Forbidden"}'), ResponseAction.FAIL),
-        (response(404, b'{"code":404,"message":"Not found"}'), ResponseAction.FAIL),
+        (response(404, b'{"code":404,"message":"Not found"}'), ResponseAction.FAIL),  # the experiences list
+        (response(404, b'{"code":404,"message":"Not found"}', url=f"{URL}/300017/daily_report"), ResponseAction.IGNORE),
         (response(422, b'{"code":422,"message":["bad include"]}'), ResponseAction.FAIL),
         (response(400, b'{"code":400,"message":"Bad request"}'), ResponseAction.FAIL),
     ],
@@ -285,6 +293,160 @@ def test_config_failures_keep_their_own_message():
     resolution = manifest_error_handler().interpret_response(response(403, b'{"code":403,"message":"Forbidden"}'))
     assert resolution.failure_type == FailureType.config_error
     assert resolution.error_message.startswith("The API key has no access to account 100001")
+
+
+# --------------------------------------------------------------------------- 404 and 403: where it failed
+@pytest.mark.parametrize(
+    "path, experience",
+    [
+        ("/api/v2/accounts/1/projects/2/experiences/300017/aggregated_report", "300017"),
+        ("/api/v2/accounts/1/projects/2/experiences/300017/daily_report", "300017"),
+        ("/api/v2/accounts/1/projects/2/experiences/5/change-history", "5"),
+        ("/api/v2/accounts/1/projects/2/experiences/5/report_settings", "5"),
+        ("/api/v2/accounts/1/projects/2/experiences/5/sections/9/changes", "5"),
+        ("/api/v2/accounts/1/projects/2/experiences/5/", None),  # nothing after the id
+        ("/api/v2/accounts/1/projects/2/experiences/5", None),  # the experience itself
+        ("/api/v2/accounts/1/projects/2/experiences", None),  # the list
+        ("/api/v2/accounts/1/projects/2/experiences/bulk/update", None),  # not an id
+        ("/api/v2/accounts/1/projects/2/goals/5/stats", None),
+        ("/api/v2/accounts/1/projects/2/change-history", None),
+        ("/api/v2/accounts/1/projects/2", None),
+        ("/api/v2/accounts/1/details", None),
+        ("", None),
+    ],
+)
+def test_which_calls_are_about_one_experience(path, experience):
+    assert experience_of_call(path) == experience
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/api/v2/accounts/100001/projects/200003/experiences/5/daily_report", ("100001", "200003")),
+        ("/api/v2/accounts/100001/projects/200003/tags", ("100001", "200003")),
+        ("/api/v2/accounts/100001/projects", ("100001", None)),  # the account's project list
+        ("/api/v2/accounts/100001/details", ("100001", None)),
+        ("/api/v2/something/else", (None, None)),
+    ],
+)
+def test_the_account_and_project_of_a_path(path, expected):
+    assert account_and_project(path) == expected
+
+
+MULTI_PROJECT = {**CONFIG, "project_id": "200002, 200003"}
+
+
+def test_a_404_for_one_experience_is_ignored_with_one_warning_per_experience(caplog):
+    handler = manifest_error_handler("daily_reports", MULTI_PROJECT)
+    body = b'{"code":404,"message":"Experience not found"}'
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        resolutions = [
+            handler.interpret_response(response(404, body, url=f"{BASE}/projects/200003/experiences/300017/daily_report"))
+            for _ in range(3)  # three goal/metric partitions of the same experience
+        ] + [handler.interpret_response(response(404, body, url=f"{BASE}/projects/200003/experiences/300018/daily_report"))]
+    assert {resolution.response_action for resolution in resolutions} == {ResponseAction.IGNORE}
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == [
+        "Stream 'daily_reports': experience 300017 was not found (HTTP 404 for POST "
+        "/api/v2/accounts/100001/projects/200003/experiences/300017/daily_report); it was probably deleted "
+        "during the sync, its rows are skipped.",
+        "Stream 'daily_reports': experience 300018 was not found (HTTP 404 for POST "
+        "/api/v2/accounts/100001/projects/200003/experiences/300018/daily_report); it was probably deleted "
+        "during the sync, its rows are skipped.",
+    ]
+    assert resolutions[0].error_message == warnings[0]  # what the CDK logs (at info) for each ignored answer
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        (f"{BASE}/projects/200003/experiences", "Convert answered HTTP 404: account 100001 / project 200003 was not found."),
+        (f"{BASE}/projects/200003/experiences/5", "Convert answered HTTP 404: account 100001 / project 200003 was not found."),
+        (f"{BASE}/projects/200003/change-history?x=1", "Convert answered HTTP 404: account 100001 / project 200003 was not found."),
+        (f"{BASE}/projects", "Convert answered HTTP 404: account 100001 was not found."),
+        (f"{BASE}/details", "Convert answered HTTP 404: account 100001 was not found."),
+    ],
+)
+def test_any_other_404_is_a_config_error_naming_the_account_and_project_of_the_request(url, expected):
+    resolution = manifest_error_handler("goals", MULTI_PROJECT).interpret_response(
+        response(404, b'{"code":404,"message":"Not found"}', url=url)
+    )
+    assert resolution.response_action == ResponseAction.FAIL
+    assert resolution.failure_type == FailureType.config_error
+    assert resolution.error_message == f"{expected} Check the Account ID and Project ID."
+
+
+@pytest.mark.parametrize(
+    "url, named",
+    [
+        (f"{BASE}/projects/200003/experiences/5/daily_report", "account 100001 or project 200003"),
+        (f"{BASE}/projects/200003/goals", "account 100001 or project 200003"),
+        (f"{BASE}/users-accesses", "account 100001"),
+    ],
+)
+def test_a_403_is_a_config_error_naming_the_account_and_project_of_the_request(url, named):
+    resolution = manifest_error_handler("goals", {**CONFIG, "project_id": "*"}).interpret_response(
+        response(403, b'{"code":403,"message":"Forbidden"}', url=url)
+    )
+    assert resolution.response_action == ResponseAction.FAIL and resolution.failure_type == FailureType.config_error
+    assert resolution.error_message == (
+        f"The API key has no access to {named} (HTTP 403). Check the Account ID and the key's project permissions."
+    )
+    assert "*" not in resolution.error_message and CONFIG["key_secret"] not in resolution.error_message
+
+
+def test_an_ignored_404_goes_through_the_cdk_retry_loop_once_and_returns_the_answer(monkeypatch, caplog):
+    client, adapter, sleeps = client_for(
+        [scripted(404, b'{"code":404,"message":"Not found"}')] * 3, monkeypatch, manifest_error_handler("aggregated_reports")
+    )
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        _, answer = client.send_request("POST", f"{URL}/300017/aggregated_report", request_kwargs={}, json={"utc_offset": 0})
+    assert answer.status_code == 404 and not answer  # falsy: the retriever reads no records from it
+    assert len(adapter.sent) == 1 and sleeps == []
+    assert [r.getMessage() for r in caplog.records if "300017" in r.getMessage()] == [
+        "Stream 'aggregated_reports': experience 300017 was not found (HTTP 404 for POST "
+        "/api/v2/accounts/100001/projects/200002/experiences/300017/aggregated_report); it was probably deleted "
+        "during the sync, its rows are skipped."
+    ]
+
+
+# --------------------------------------------------------------------------- thread safety
+def test_the_first_401_of_each_request_is_retried_once_however_many_threads_share_the_handler():
+    handler = manifest_error_handler()
+    requests_sent = [requests.Request("POST", f"{URL}?n={n}").prepare() for n in range(32)]
+    verdicts = {index: [] for index in range(len(requests_sent))}
+    start = threading.Barrier(8)
+
+    def worker(offset: int) -> None:
+        start.wait()
+        for index in range(offset, len(requests_sent), 2):  # every request is answered in four threads
+            answer = response(401, b'{"code":401,"message":"Invalid signature"}')
+            answer.request = requests_sent[index]
+            verdicts[index].append(handler.interpret_response(answer).response_action)
+
+    threads = [threading.Thread(target=worker, args=(n % 2,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for actions in verdicts.values():
+        assert sorted(actions, key=str) == sorted([ResponseAction.RETRY] + [ResponseAction.FAIL] * 3, key=str)
+
+
+def test_a_401_leaves_nothing_on_the_request_and_keeps_no_finished_request_alive():
+    handler = manifest_error_handler()
+    request = requests.Request("POST", URL).prepare()
+    gc.collect()  # requests of earlier tests leave now, not in the middle of this count
+    before, remembered = dict(vars(request)), len(backoff_module._REFUSED_ONCE)
+    answer = response(401, b'{"code":401,"message":"Expired signature"}')
+    answer.request = request
+    assert handler.interpret_response(answer).response_action == ResponseAction.RETRY
+    assert vars(request).keys() == before.keys()
+    assert len(backoff_module._REFUSED_ONCE) == remembered + 1
+    gone = weakref.ref(request)
+    del request, answer
+    gc.collect()
+    assert gone() is None and len(backoff_module._REFUSED_ONCE) == remembered
 
 
 def _requesters(node):

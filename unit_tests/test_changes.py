@@ -1,6 +1,7 @@
 """The change-history pieces that need no HTTP: finding the changed object's id in an event (whose
 schema Convert does not document), and the body a changed-objects partition asks for. The router's
-slicing runs through the CDK in mock_server/test_experiences.py and its siblings."""
+slicing runs through the CDK in mock_server/test_experiences.py and its siblings, per project in
+mock_server/test_projects_scope.py."""
 
 import pytest
 
@@ -76,8 +77,14 @@ def test_a_partition_asks_for_its_ids_in_every_status_without_its_bookkeeping():
 
 
 def test_a_refresh_partition_s_filter_replaces_the_statuses():
-    made = router(statuses=["draft", "active"], refresh_filter={"status": ["active"]})
-    assert body_for(made, {"status": ["active"], "changed_at": 1766}) == {"status": ["active"]}
+    editable = ["draft", "active", "paused", "completed", "scheduled"]
+    made = router(statuses=editable + ["archived", "deleted"], refresh_filter={"status": editable})
+    assert body_for(made, {"project_id": "200002", "status": editable, "changed_at": 1766}) == {"status": editable}
+
+
+def test_the_partition_s_project_goes_into_the_url_never_into_the_body():
+    made = router(statuses=["active", "archived"])
+    assert body_for(made, {"project_id": "200003", "only": [3], "changed_at": 1766}) == {"status": ["active", "archived"], "only": [3]}
 
 
 def test_a_whole_list_partition_without_statuses_adds_nothing():

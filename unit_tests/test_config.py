@@ -28,6 +28,29 @@ def test_valid_config_gets_spec_defaults():
 
 def test_whole_number_ids_are_accepted():
     assert validate_config({**VALID, "account_id": 100001})["account_id"] == "100001"
+    assert validate_config({**VALID, "project_id": 200002})["project_ids"] == ["200002"]
+
+
+@pytest.mark.parametrize(
+    "project_id, project_ids, all_projects",
+    [
+        ("200002", ["200002"], False),
+        ("200002, 200003", ["200002", "200003"], False),
+        (" 200003 ,200002 ", ["200003", "200002"], False),  # the order given, spaces around entries ignored
+        ("*", [], True),  # filled in by SourceConvert from the account's projects list
+        (" * ", [], True),
+    ],
+)
+def test_the_project_scope_is_normalized_to_its_project_ids(project_id, project_ids, all_projects):
+    config = validate_config({**VALID, "project_id": project_id})
+    assert (config["project_ids"], config["all_projects"]) == (project_ids, all_projects)
+    assert config["project_id"] == project_id  # what the user wrote stays as written
+
+
+def test_a_project_scope_problem_is_reported_once_beside_the_other_problems():
+    text = message_for(project_id="200002,,x", account_id="x")
+    assert text.count("'project_id'") == 1
+    assert "has an empty entry (entry 2 of 3)" in text and "'account_id' (Account ID)" in text
 
 
 @pytest.mark.parametrize(
@@ -41,7 +64,16 @@ def test_whole_number_ids_are_accepted():
         ({"key_id": "k" * 300}, "'key_id' (Key ID) must be at most 256 characters long (got 300)."),
         ({"account_id": "abc"}, "'account_id' (Account ID) must be a positive whole number, e.g. 100001. Got 'abc'."),
         ({"account_id": True}, "'account_id' (Account ID) must be of type string."),
-        ({"project_id": "0"}, "'project_id' (Project ID) must be a positive whole number"),
+        ({"project_id": "0"}, "'project_id' (Project ID) entry '0' is not a project ID (a positive whole number of up to 15 digits): "
+                              "expected a project ID such as 200002, a comma-separated list such as 200002, 200003, or * for every project."),
+        ({"project_id": "200002, 2000x3"}, "'project_id' (Project ID) entry '2000x3' is not a project ID"),
+        ({"project_id": "200002, 0200003"}, "'project_id' (Project ID) entry '0200003' is not a project ID"),
+        ({"project_id": "1" * 16}, "'project_id' (Project ID) entry '1111111111111111' is not a project ID"),
+        ({"project_id": "200002,,200003"}, "'project_id' (Project ID) has an empty entry (entry 2 of 3): expected a project ID such as 200002"),
+        ({"project_id": "200002,"}, "'project_id' (Project ID) has an empty entry (entry 2 of 2)"),
+        ({"project_id": "*, 200002"}, "'project_id' (Project ID) may be * alone, not * within a list"),
+        ({"project_id": "200002, 200003, 200002"}, "'project_id' (Project ID) lists project 200002 more than once."),
+        ({"project_id": ""}, "'project_id' (Project ID) must be a project ID (e.g. 200002), a comma-separated list of project IDs"),
         ({"project_id": 12.5}, "'project_id' (Project ID) must be of type string."),
         ({"api_base_url": "http://api.convert.com/api/v2"}, "'api_base_url' (API Base URL) must be https://host/path"),
         ({"api_base_url": "ftp://127.0.0.1/x"}, "'api_base_url' (API Base URL) must be https://host/path"),

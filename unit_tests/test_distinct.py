@@ -63,3 +63,37 @@ def test_with_a_cursor_field_a_record_that_cannot_be_placed_fails_the_sync_namin
             kept(record_filter, unplaced)
         assert raised.value.failure_type == FailureType.system_error
         assert f"its keys: {', '.join(sorted(unplaced))}" in raised.value.message
+
+
+def test_threads_reading_overlapping_pages_emit_each_key_exactly_once():
+    import threading
+
+    record_filter = make_filter()
+    emitted = []
+    start = threading.Barrier(8)
+
+    def worker(offset: int) -> None:
+        start.wait()
+        for page in range(50):
+            records = [{"id": (page * 7 + offset + index) % 300} for index in range(20)]
+            emitted.extend(record["id"] for record in kept(record_filter, *records))
+
+    threads = [threading.Thread(target=worker, args=(offset,)) for offset in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(emitted) == sorted(set(emitted)) and len(emitted) == 300
+
+
+def test_a_key_is_remembered_per_partition_so_one_project_never_hides_another_s_record():
+    record_filter = make_filter()
+    project_a = StreamSlice(partition={"project_id": "200002"}, cursor_slice={"start_time": "100", "end_time": "200"})
+    project_b = StreamSlice(partition={"project_id": "200003"}, cursor_slice={"start_time": "100", "end_time": "200"})
+
+    def kept_in(stream_slice, *records):
+        return list(record_filter.filter_records(list(records), stream_state={}, stream_slice=stream_slice))
+
+    assert kept_in(project_a, {"id": 1}, {"id": 2}) == [{"id": 1}, {"id": 2}]
+    assert kept_in(project_b, {"id": 2}, {"id": 3}) == [{"id": 2}, {"id": 3}]  # ids are not unique across projects
+    assert kept_in(project_a, {"id": 2}) == []  # a page shift within a project is still dropped

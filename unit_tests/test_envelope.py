@@ -87,3 +87,67 @@ def test_items_count_only_when_it_is_a_whole_number(content, expected):
 def test_request_line_leaves_out_host_and_query():
     assert request_line(requests.Request("GET", URL).prepare()) == "GET /api/v2/accounts/1/projects/2/goals"
     assert request_line(None) == "? ?"
+
+
+# --------------------------------------------------------------------------- thread safety
+def test_the_parse_is_kept_beside_the_response_not_on_it_and_goes_with_it():
+    import gc
+    import weakref
+
+    from source_convert.components import envelope
+
+    answer = response(b'{"data":[{"id":1}]}')
+    attributes = set(vars(answer))
+    gc.collect()  # responses of earlier tests leave now, not in the middle of this count
+    kept = len(envelope._PARSED)
+    envelope_data(answer)
+    assert set(vars(answer)) == attributes  # nothing set on the requests.Response
+    assert len(envelope._PARSED) == kept + 1
+    gone = weakref.ref(answer)
+    del answer
+    gc.collect()
+    assert gone() is None and len(envelope._PARSED) == kept
+
+
+def test_threads_sharing_a_response_parse_it_once_and_see_the_same_body(monkeypatch):
+    import threading
+
+    from source_convert.components import envelope
+
+    calls = []
+    real_loads = envelope._loads
+
+    def counting_loads(content):
+        calls.append(content)
+        return real_loads(content)
+
+    monkeypatch.setattr(envelope, "_loads", counting_loads)
+    answers = [response(b'{"data":[{"id":%d}],"extra":{"pagination":{"items_count":1}}}' % n) for n in range(20)]
+    start = threading.Barrier(8)
+    seen = [[] for _ in answers]
+
+    def worker() -> None:
+        start.wait()
+        for index, answer in enumerate(answers):
+            seen[index].append(parsed_body(answer))
+            assert items_count(answer) == 1
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == len(answers)  # one parse per response, whatever the threads did
+    for index, bodies in enumerate(seen):
+        assert len(bodies) == 8 and all(body is bodies[0] for body in bodies)
+        assert bodies[0]["data"] == [{"id": index}]
+
+
+def test_a_body_that_is_not_json_is_not_kept():
+    from source_convert.components import envelope
+
+    answer = response(b"<html>", content_type="text/html")
+    for _ in range(2):
+        with pytest.raises(MalformedResponse):
+            parsed_body(answer)
+    assert answer not in envelope._PARSED

@@ -45,3 +45,33 @@ def test_an_abandoned_generation_stops_holding_the_state():
     next(slices)
     slices.close()
     assert made.get_stream_state() == READ
+
+
+def test_the_held_parent_state_is_the_saved_one_while_partitions_are_generated():
+    made = router()
+    held = []
+    for _ in made.stream_slices():
+        held.append((made.held_parent_state_by_stream(), made.held_parent_state()))
+    assert held == [(SAVED, SAVED["object_changes"])] * 2
+
+
+def test_outside_a_generation_the_held_parent_state_is_the_parent_s_own():
+    made = router()
+    assert made.held_parent_state() == {"timestamp": "100"}
+    list(made.stream_slices())
+    assert made.held_parent_state() == {"timestamp": "200"}
+
+
+class ReportsItsOwnCursors(ReadsTheWholeParentFirst):
+    """A subclass that says what the new parent state is (as the project routers do)."""
+
+    def current_parent_state(self):
+        return {"object_changes": {"states": [], "use_global_cursor": False}}
+
+
+def test_after_the_generation_a_subclass_s_current_parent_state_is_reported():
+    stream = SimpleNamespace(name="object_changes", cursor=SimpleNamespace(state={"timestamp": "100"}))
+    made = ReportsItsOwnCursors(parent_stream_configs=[SimpleNamespace(incremental_dependency=True, stream=stream)],
+                                config={}, parameters={})
+    assert [made.get_stream_state() for _ in made.stream_slices()] == [SAVED, SAVED]
+    assert made.get_stream_state() == {"object_changes": {"states": [], "use_global_cursor": False}}

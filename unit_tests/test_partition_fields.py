@@ -30,3 +30,18 @@ def test_slice_fields_come_from_the_partition_or_its_extra_fields():
     stream_slice = StreamSlice(partition={"metric": "conversion_rate"}, cursor_slice={}, extra_fields={"ran_until": 1793491200})
     transformation.transform(record, stream_slice=stream_slice)
     assert record == {"id": 1, "metric": "conversion_rate", "ran_until": 1793491200}
+
+
+def test_no_two_records_share_a_mutable_value():
+    transformation = PartitionFields(
+        config={"tags": ["a", "b"]}, parameters={}, slice_fields={"only": "only"},
+        constant_fields={"tags": "{{ config['tags'] }}"},
+    )
+    stream_slice = StreamSlice(partition={"only": [1, 2]}, cursor_slice={})
+    first, second = {"id": 1}, {"id": 2}
+    transformation.transform(first, stream_slice=stream_slice)
+    transformation.transform(second, stream_slice=stream_slice)
+    assert first["tags"] == second["tags"] == ["a", "b"] and first["only"] == second["only"] == [1, 2]
+    first["tags"].append("c")
+    first["only"].append(3)
+    assert second["tags"] == ["a", "b"] and second["only"] == [1, 2] and stream_slice.partition["only"] == [1, 2]

@@ -15,7 +15,6 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_convert.components.reports import (
     AggregatedReportExtractor,
     DailyReportExtractor,
-    DailyStateWithoutParent,
     ExperienceGoalMetricPartitionRouter,
     RanUntil,
     report_day,
@@ -24,9 +23,13 @@ from source_convert.components.reports import (
 
 MIDNIGHT = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())  # 2026-11-01T00:00Z
 HOUR = 3600
+DAY = 86400
 
 
 REPORT_URL = "https://api.convert.com/api/v2/accounts/1/projects/2/experiences/5/"
+# From the baseline day 2026-10-31 on: 2026-11-01 is the first day delivered.
+DAILY_BODY = {"goal": 11, "metric": "conversion_rate", "report_type": "non_cumulative", "utc_offset": 0,
+              "start_time": MIDNIGHT - DAY}
 
 
 def response(data, body=None, report="daily_report") -> requests.Response:
@@ -35,7 +38,7 @@ def response(data, body=None, report="daily_report") -> requests.Response:
     answer.status_code = 200
     answer._content = json.dumps({"data": data}).encode()
     answer.headers["Content-Type"] = "application/json"
-    sent = body if body is not None else {"goal": 11, "metric": "conversion_rate", "report_type": "non_cumulative"}
+    sent = body if body is not None else DAILY_BODY
     answer.request = requests.Request("POST", REPORT_URL + report, json=sent).prepare()
     return answer
 
@@ -64,9 +67,10 @@ def test_report_day_of_no_time_is_none(timestamp):
 
 def test_daily_rows_carry_the_local_day_and_the_totals():
     extractor = DailyReportExtractor(parameters={"name": "daily_reports"}, config={}, utc_offset="19800")
-    stats = [{"timestamp": MIDNIGHT - 19800, "value": 4.2, "visitors": 100, "totals": {"conversions": 4, "revenue": 99.5, "products": 7}}]
-    rows = list(extractor.extract_records(response({"reportData": {"goal_id": 11, "variations": [{"id": 1, "stats": stats}]}})))
-    assert rows == [{"goal_id": 11, "variation_id": 1, "day": "2026-11-01", "timestamp": MIDNIGHT - 19800, "value": 4.2,
+    stats = [{"timestamp": MIDNIGHT - 19800, "value": 4.0, "visitors": 100, "totals": {"conversions": 4, "revenue": 99.5, "products": 7}}]
+    body = {**DAILY_BODY, "utc_offset": 19800, "start_time": MIDNIGHT - DAY - 19800}  # baseline day 2026-10-31
+    rows = list(extractor.extract_records(response({"reportData": {"goal_id": 11, "variations": [{"id": 1, "stats": stats}]}}, body)))
+    assert rows == [{"goal_id": 11, "variation_id": 1, "day": "2026-11-01", "timestamp": MIDNIGHT - 19800, "value": 4.0,
                      "visitors": 100, "conversions": 4, "revenue": 99.5, "products": 7}]
 
 
@@ -136,6 +140,10 @@ def assert_fails_naming(extract, data, stream, report, *fragments):
          ["null as data.reportData.variations[0].stats[0].timestamp"]),
         ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": [SECRET_LOOKING]}]}]}},
          ["a list as data.reportData.variations[0].stats[0].totals, expected an object"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": {"conversions": SECRET_LOOKING}}]}]}},
+         ["a string as data.reportData.variations[0].stats[0].totals.conversions, expected a number"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "visitors": True}]}]}},
+         ["a boolean as data.reportData.variations[0].stats[0].visitors, expected a number"]),
     ],
 )
 def test_a_daily_report_of_another_shape_fails_naming_the_place(data, fragments):
@@ -154,7 +162,7 @@ def test_a_daily_report_for_another_goal_than_requested_fails(entry):
     [
         ({"goal_id": 11}, None),
         ({"goal": "11"}, None),  # the id as a string
-        ({"goal_id": 11}, {"goal_id": 11, "metric": "conversion_rate"}),  # the request named it goal_id
+        ({"goal_id": 11}, {"goal_id": 11, "metric": "conversion_rate", "start_time": MIDNIGHT - DAY}),  # named goal_id
         ({}, None),  # no goal named: the requested one
         ({"goal_id": None, "goal": 11}, None),
     ],
@@ -164,10 +172,18 @@ def test_a_daily_report_for_the_requested_goal_gives_its_rows(entry, body):
     assert [(row["variation_id"], row["day"]) for row in daily_rows(data, body)] == [(1, "2026-11-01")]
 
 
-def test_a_daily_request_without_a_goal_cannot_be_checked_and_fails():
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"metric": "conversion_rate", "start_time": MIDNIGHT}, "the request body names no goal"),
+        ({"goal": 11, "start_time": MIDNIGHT}, "the request body names no daily metric (null as metric)"),
+        ({"goal": 11, "metric": "conversion_rate"}, "the request body has no start_time"),
+        ({"goal": 11, "metric": "conversion_rate", "start_time": None}, "the request body has no start_time"),
+    ],
+)
+def test_a_daily_request_without_goal_metric_or_start_cannot_be_checked_and_fails(body, fragment):
     data = {"reportData": {"goal_id": 11, "variations": []}}
-    assert_fails_naming(lambda d: daily_rows(d, {"metric": "conversion_rate"}), data, "daily_reports", "daily_report",
-                        "the request body names no goal")
+    assert_fails_naming(lambda d: daily_rows(d, body), data, "daily_reports", "daily_report", fragment)
 
 
 @pytest.mark.parametrize(
@@ -255,44 +271,53 @@ class _Parent:
     """The partition routers need a parent config only to exist; these tests call ``partitions`` directly."""
 
 
-def daily_router(metrics):
+def daily_router(metrics, **config):
     return ExperienceGoalMetricPartitionRouter(
-        parent_stream_configs=[_Parent()], config={"daily_report_metrics": metrics}, parameters={},
-        lookback_days=3, metrics="{{ config['daily_report_metrics'] }}",
+        parent_stream_configs=[_Parent()], config={"daily_report_metrics": metrics, **config}, parameters={},
+        lookback_days=3, metrics="{{ config['daily_report_metrics'] }}", utc_offset="{{ config.get('offset', 0) }}",
     )
 
 
-def experience_slice(goals):
-    return StreamSlice(partition={"experience_id": 7, "parent_slice": {}}, cursor_slice={}, extra_fields={"goals": goals})
+def experience(goals):
+    return {"id": 7, "goals": goals}
 
 
 ALL = ["conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor"]
 
 
+def goal_metrics(router, goals):
+    return [(p["goal_id"], p["metric"]) for p in router.partitions("200002", experience(goals), None)]
+
+
 def test_revenue_metrics_only_for_revenue_goals():
     goals = [{"id": 11, "type": "revenue"}, {"id": 12, "type": "clicks_link"}]
-    partitions = [(p["goal_id"], p["metric"]) for p in daily_router(ALL).partitions(experience_slice(goals))]
-    assert partitions == [(11, "conversion_rate"), (11, "avg_revenue_per_visitor"), (11, "avg_products_ordered_per_visitor"),
-                          (12, "conversion_rate")]
+    assert goal_metrics(daily_router(ALL), goals) == [
+        (11, "conversion_rate"), (11, "avg_revenue_per_visitor"), (11, "avg_products_ordered_per_visitor"), (12, "conversion_rate"),
+    ]
 
 
 def test_the_metrics_option_limits_the_partitions():
     goals = [{"id": 11, "type": "revenue"}, {"id": 12, "type": "visits_page"}]
-    partitions = [(p["goal_id"], p["metric"]) for p in daily_router(["avg_products_ordered_per_visitor"]).partitions(experience_slice(goals))]
-    assert partitions == [(11, "avg_products_ordered_per_visitor")]
+    assert goal_metrics(daily_router(["avg_products_ordered_per_visitor"]), goals) == [(11, "avg_products_ordered_per_visitor")]
+
+
+def test_partitions_name_their_project_and_experience():
+    (partition,) = daily_router(["conversion_rate"]).partitions("200004", experience([{"id": 11, "type": "revenue"}]), None)
+    assert {key: partition[key] for key in ("project_id", "experience_id", "goal_id", "metric")} == {
+        "project_id": "200004", "experience_id": 7, "goal_id": 11, "metric": "conversion_rate"}
 
 
 def test_goals_of_unknown_type_get_conversion_rate_and_one_warning(caplog):
     router = daily_router(ALL)
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        partitions = [(p["goal_id"], p["metric"]) for p in router.partitions(experience_slice([11, {"id": 12}]))]
+        partitions = goal_metrics(router, [11, {"id": 12}])
     assert partitions == [(11, "conversion_rate"), (12, "conversion_rate")]
     assert len(caplog.records) == 1 and "without its type" in caplog.records[0].getMessage()
 
 
 def test_an_experience_without_its_goals_list_is_said(caplog):
     with caplog.at_level(logging.WARNING, logger="airbyte"):
-        partitions = list(daily_router(ALL).partitions(experience_slice(None)))
+        partitions = goal_metrics(daily_router(ALL), None)
     assert partitions == [] and "without its goals" in caplog.records[0].getMessage()
 
 
@@ -300,21 +325,26 @@ def test_a_daily_report_window_has_no_end():
     assert daily_router(ALL).get_request_body_json() == {"end_time": None}
 
 
-def test_a_daily_state_without_parent_cursor_gains_it_from_its_day():
-    migration = DailyStateWithoutParent()
-    old = {"use_global_cursor": True, "state": {"day": "2026-11-01"}, "lookback_window": 12}
-    assert migration.should_migrate(old)
-    assert migration.migrate(old) == {**old, "parent_state": {"started_experiences": {"ran_until": str(MIDNIGHT)}}}
+DAY = 86400
 
 
 @pytest.mark.parametrize(
-    "state",
+    "config, window_start, first_day",
     [
-        {},
-        {"use_global_cursor": True, "state": {"day": "2026-11-01"}, "parent_state": {"started_experiences": {"ran_until": "5"}}},
-        {"use_global_cursor": True, "state": {"ran_until": "5"}},
-        {"state": {"day": "not a day"}},
+        ({"start_date": "2026-10-20T00:00:00Z"}, None, "2026-10-20"),  # a first sync starts at start_date's day
+        ({"start_date": "2026-10-20T00:00:00Z"}, MIDNIGHT + 5 * 3600, "2026-11-01"),  # the window start's day
+        ({"start_date": "2026-11-05T00:00:00Z"}, MIDNIGHT, "2026-11-05"),  # never before start_date
+        ({"start_date": "2026-10-20T00:00:00Z", "offset": -5 * 3600}, MIDNIGHT + 3600, "2026-10-31"),  # the local day
+        ({"start_date": "2026-10-20T00:00:00Z", "offset": 19800}, MIDNIGHT - 3600, "2026-11-01"),
     ],
 )
-def test_other_states_are_left_as_they_are(state):
-    assert not DailyStateWithoutParent().should_migrate(state)
+def test_the_request_starts_one_day_before_the_first_day_delivered(config, window_start, first_day):
+    router = daily_router(ALL, **config)
+    start_time = router.request_start_time(window_start)
+    offset = config.get("offset", 0)
+    # The day before the first day, at midnight: the earlier of the UTC and local-as-UTC readings.
+    baseline = dt.date.fromisoformat(first_day) - dt.timedelta(days=1)
+    midnight = int(dt.datetime.combine(baseline, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    assert start_time == midnight - max(offset, 0)
+    (partition,) = router.partitions("200002", experience([{"id": 11, "type": "x"}]), window_start)
+    assert partition["report_start"] == start_time

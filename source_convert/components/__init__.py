@@ -11,7 +11,6 @@ from source_convert.components.partition_fields import PartitionFields
 from source_convert.components.reports import (
     AggregatedReportExtractor,
     DailyReportExtractor,
-    DailyStateWithoutParent,
     ExperienceGoalMetricPartitionRouter,
     RanUntil,
     RecentExperiencesPartitionRouter,
@@ -28,7 +27,6 @@ __all__ = [
     "ConvertHmacAuthenticator",
     "ConvertPageIncrement",
     "DailyReportExtractor",
-    "DailyStateWithoutParent",
     "DistinctRecordFilter",
     "ExperienceGoalMetricPartitionRouter",
     "PartitionFields",

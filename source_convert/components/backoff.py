@@ -2,19 +2,28 @@
 
 ``ConvertBackoffStrategy`` waits what the server asks for in ``Retry-After`` and otherwise backs off
 exponentially with jitter. ``ConvertErrorHandler`` is the manifest's ``DefaultErrorHandler`` (same
-filters, same retry budget) plus what a body-only filter cannot express: a 2xx answer whose body is
-not Convert's ``{data}`` envelope is retried like a transient fault, and every retried or failed
-answer names the stream, the request and the HTTP status in its message.
+filters, same retry budget) plus what a filter cannot express: a 2xx answer whose body is not
+Convert's ``{data}`` envelope is retried like a transient fault, a first 401 is re-signed and retried
+once, a 404 for a call about one experience is skipped with one warning (the experience was deleted
+during the sync), and every retried or failed answer names the stream, the request and the HTTP status.
+
+Components are shared by the threads the CDK reads partitions and pages in: what is kept per request
+lives in lock-guarded module or instance structures, never on ``requests`` objects.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
+import re
+import threading
 import time
+import weakref
 from dataclasses import InitVar, dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Set, Tuple, Union
+from urllib.parse import urlsplit
 
 import requests
 
@@ -38,10 +47,38 @@ from source_convert.components.envelope import MalformedResponse, describe_reque
 CDK_ADDED_SLEEP_SECONDS = 1.0
 _NOT_ZERO = 1e-9
 
+LOGGER = logging.getLogger("airbyte")
+
 _RETRY_ACTIONS = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
-# Set on a request that Convert answered with 401 once: the CDK re-sends (and our authenticator
-# re-signs) the same request object, so a second 401 for it is the credentials, not the signature.
-_REFUSED_ONCE_ATTR = "_convert_refused_once"
+# The requests Convert answered with 401 once: the CDK re-sends (and our authenticator re-signs) the
+# same PreparedRequest object, so a second 401 for it is the credentials, not the signature. Weak
+# references, so a finished request leaves the set; the lock makes "seen? then mark" one step.
+_REFUSED_ONCE: "weakref.WeakSet[requests.PreparedRequest]" = weakref.WeakSet()
+_REFUSED_ONCE_LOCK = threading.Lock()
+
+# A call about one experience: ``.../experiences/{id}/<more>`` (reports, change history, report
+# settings, sections ...). Neither the experiences list nor ``.../experiences/{id}`` itself.
+_EXPERIENCE_CALL = re.compile(r"/experiences/(?P<experience>\d+)/[^/]+")
+_ACCOUNT = re.compile(r"/accounts/(?P<account>[^/]+)")
+_PROJECT = re.compile(r"/accounts/[^/]+/projects/(?P<project>[^/]+)")
+
+
+def request_path(request: Any) -> str:
+    """The URL path of a (prepared) request, without host and query string; ``""`` when unknown."""
+    return urlsplit(getattr(request, "url", None) or "").path
+
+
+def experience_of_call(path: str) -> Optional[str]:
+    """The experience id of a per-experience call (``.../experiences/{id}/...``), else ``None``."""
+    match = _EXPERIENCE_CALL.search(path)
+    return match.group("experience") if match else None
+
+
+def account_and_project(path: str) -> Tuple[Optional[str], Optional[str]]:
+    """``(account, project)`` of ``/accounts/{a}/projects/{p}/...``; the project is ``None`` on account-level paths."""
+    account = _ACCOUNT.search(path)
+    project = _PROJECT.search(path)
+    return (account.group("account") if account else None, project.group("project") if project else None)
 
 
 def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -144,6 +181,10 @@ class ConvertErrorHandler(DefaultErrorHandler):
     * A 401 is retried once, re-signed with a fresh ``Expires`` (whatever Convert's message says: an
       expired or clock-skewed signature looks like a bad key); a second 401 for the same request goes
       to the filters, which call it a config error.
+    * A 404 for a call about one experience (``.../experiences/{id}/...``) is ignored: the experience
+      was deleted after the experience list was read. Its partition yields no records, the sync goes
+      on, and one warning per experience (and stream) says so. Any other 404 (a list, the account, a
+      project) goes to the filters: a config error.
     * A 2xx answer (other than 204) whose body is not JSON or has no ``data`` is retried with the
       same budget as a 5xx (a truncated or proxy-mangled page is plausibly transient); when the
       retries run out the sync fails with that message, so records are never silently dropped. A
@@ -158,6 +199,9 @@ class ConvertErrorHandler(DefaultErrorHandler):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         self._stream = str((parameters or {}).get("name") or "?")
+        # (account, project, experience) already warned about as missing; shared by the stream's threads.
+        self._missing_experiences: Set[Tuple[Optional[str], Optional[str], str]] = set()
+        self._missing_lock = threading.Lock()
 
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]]
@@ -168,6 +212,10 @@ class ConvertErrorHandler(DefaultErrorHandler):
             retry = self._first_refusal(response_or_exception)
             if retry is not None:
                 return retry
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 404:
+            skipped = self._deleted_experience(response_or_exception)
+            if skipped is not None:
+                return skipped
         resolution = super().interpret_response(response_or_exception)
         if resolution.response_action in _RETRY_ACTIONS or (
             resolution.response_action == ResponseAction.FAIL and resolution.failure_type != FailureType.config_error
@@ -182,15 +230,42 @@ class ConvertErrorHandler(DefaultErrorHandler):
     def _first_refusal(self, response: requests.Response) -> Optional[ErrorResolution]:
         """A RETRY for the first 401 a request gets; ``None`` once it was already retried."""
         request = response.request
-        if request is None or getattr(request, _REFUSED_ONCE_ATTR, False):
+        if request is None:
             return None
-        setattr(request, _REFUSED_ONCE_ATTR, True)
+        with _REFUSED_ONCE_LOCK:
+            try:
+                if request in _REFUSED_ONCE:
+                    return None
+                _REFUSED_ONCE.add(request)
+            except TypeError:  # cannot be weakly referenced: no retry, the filters decide (a config error)
+                return None
         return ErrorResolution(
             response_action=ResponseAction.RETRY,
             failure_type=FailureType.transient_error,
             error_message=f"{self._where(response)}: re-signing with a fresh Expires and retrying once "
             "(if this repeats, check the Key ID, the Key Secret and this machine's clock)",
         )
+
+    def _deleted_experience(self, response: requests.Response) -> Optional[ErrorResolution]:
+        """IGNORE for a 404 of a per-experience call, warning once per experience; ``None`` for any other 404.
+
+        The CDK's HttpClient returns an ignored answer to the retriever, which reads no records from a
+        non-2xx response and ends the partition's paging there (the body is never extracted)."""
+        path = request_path(response.request) or urlsplit(response.url or "").path
+        experience = experience_of_call(path)
+        if experience is None:
+            return None
+        message = (
+            f"Stream '{self._stream}': experience {experience} was not found (HTTP 404 for "
+            f"{describe_request(response)}); it was probably deleted during the sync, its rows are skipped."
+        )
+        account, project = account_and_project(path)
+        with self._missing_lock:
+            first = (account, project, experience) not in self._missing_experiences
+            self._missing_experiences.add((account, project, experience))
+        if first:
+            LOGGER.warning(message)
+        return ErrorResolution(response_action=ResponseAction.IGNORE, failure_type=None, error_message=message)
 
     def _interpret_success(self, response: requests.Response) -> ErrorResolution:
         if response.status_code == 204:

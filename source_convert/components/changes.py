@@ -1,7 +1,7 @@
 """Incremental re-reads driven by Convert's change history (Convert objects have no ``updated_at``).
 
 The change-history record schema is not documented, so the changed object's id is looked up under
-every plausible name; an event that names no id makes that stream re-read its whole list.
+every plausible name; an event that names no id makes that stream re-read its project's whole list.
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components.parent_state import SettledParentStateRouter
+from source_convert.components.project_state import (
+    PROJECT_ID,
+    ProjectPartitions,
+    configured_projects,
+    partitions_by_project,
+    project_cursors,
+    project_state,
+)
+from source_convert.components.shared_reads import read_once
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -78,18 +87,25 @@ class ChangedObjectReference(RecordTransformation):
 
 @dataclass
 class ChangedObjectsPartitionRouter(SettledParentStateRouter):
-    """Partitions a project list by what changed since the last sync, as Convert's change history tells.
+    """Partitions a project list by what changed since the last sync, per project, as Convert's change history tells.
 
-    The parent is the change history of one object type, read from the saved cursor on (inclusive: an
-    event written in the saved second after the last read is not lost), whose cursor the CDK keeps in
-    this stream's state (``incremental_dependency``). ``newest_event`` is a one-record read of the whole
-    history, newest first: the server's own "now" for a first sync. No cursor ever comes from the local clock.
+    The parent is the change history of one object type, partitioned by project and read from each
+    project's saved cursor on (inclusive: an event written in the saved second after the last read is
+    not lost). This router keeps those cursors, one per project, in this stream's state
+    (``incremental_dependency``; format in ``project_state.py``). ``newest_event`` reads a project's
+    newest history event (one request, shared by every stream of the sync): the server's own "now"
+    for a project read in full. No cursor ever comes from the local clock.
 
-    - No saved history cursor: one partition for the whole list; the cursor becomes the newest history
-      timestamp read *before* the list (changes made while the list is read come again next time).
-    - Otherwise: the ids the new events name, in batches of ``batch_size`` (``only``). An event whose
-      object id cannot be found makes this sync read the whole list instead, with one warning; so does
-      a saved cursor later than Convert's newest event (it cannot have come from Convert's clock).
+    Per configured project:
+
+    - No saved cursor for it (a first sync, a project added to the config, a state from another
+      project): one partition for its whole list; its cursor becomes its newest history timestamp read
+      *before* the list (changes made while the list is read come again next time). A project without
+      a cursor while others have one is named in a warning.
+    - Otherwise: the ids its new events name, in batches of ``batch_size`` (``only``). An event whose
+      object id cannot be found makes this sync read the project's whole list instead, with one
+      warning; so does a saved cursor later than the project's newest event (it cannot have come
+      from Convert's clock).
 
     Stream ``$parameters`` it reads: ``statuses`` (sent with every request, so archived and deleted
     objects arrive with their new status instead of vanishing); ``refresh_always`` (a list whose values
@@ -97,8 +113,8 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
     ``refresh_filter`` (a body filter such as ``{"status": ["active"]}``: those objects are re-read on
     every incremental sync besides the changed ones).
 
-    Each partition carries ``changed_at``, the newest history time it accounts for (a server time);
-    records get it as their cursor value.
+    Each partition carries ``project_id`` and ``changed_at``, the newest history time it accounts for
+    (a server time); records get both.
     """
 
     newest_event: Optional[ParentStreamConfig] = None
@@ -110,94 +126,118 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
         self.statuses: List[str] = list(parameters.get("statuses") or [])
         self.refresh_always = bool(parameters.get("refresh_always", False))
         self.refresh_filter: Mapping[str, Any] = dict(parameters.get("refresh_filter") or {})
-        self._probed_cursor: Optional[int] = None
+        self._cursor_field = "timestamp"
+        self._new_cursors: Optional[Dict[str, Optional[int]]] = None
+        self._newest_partitions = ProjectPartitions(self.newest_event.stream) if self.newest_event is not None else None
 
     def settled_slices(self) -> Iterable[StreamSlice]:
-        saved = self._saved_cursor()
-        if saved is None or self.refresh_always:
-            self._probed_cursor = self._newest_history_timestamp()
-            yield self._slice({}, self._probed_cursor or 0)
-            return
-        self._probed_cursor = None
-        ids, newest, unknown_keys = self._changes_since(saved)
-        if not ids and unknown_keys is None and self._cursor_is_ahead_of_convert(saved):
-            yield self._slice({}, self._probed_cursor or 0)
-            return
-        if unknown_keys is not None:
+        saved = project_cursors(self.held_parent_state(), self._cursor_field)
+        projects = configured_projects(self.config)
+        new_cursors: Dict[str, Optional[int]] = dict(saved)
+        incremental = [project for project in projects if project in saved and not self.refresh_always]
+        if saved and len(incremental) < len(projects) and not self.refresh_always:
             LOGGER.warning(
-                "Stream '%s': a change-history event names no object id this connector recognises "
-                "(its keys: %s); reading the whole list in this sync so that no change is missed.",
-                self._stream_name,
-                ", ".join(unknown_keys),
+                "Stream '%s': project(s) %s have no saved change-history cursor of their own; they are read in full.",
+                self._stream_name, ", ".join(project for project in projects if project not in saved),
             )
-            yield self._slice({}, newest)
-            return
-        for start in range(0, len(ids), self.batch_size):
-            yield self._slice({"only": ids[start : start + self.batch_size]}, newest)
-        if self.refresh_filter:
-            yield self._slice(dict(self.refresh_filter), newest)
+        changes = self._changes_since(incremental, saved)
+        slices: List[StreamSlice] = []
+        for project in projects:
+            if project not in incremental:
+                new_cursors[project] = self._newest_history_timestamp(project)
+                slices.append(self._slice(project, {}, new_cursors[project] or 0))
+                continue
+            ids, newest, unknown_keys = changes[project]
+            probed = self._cursor_is_ahead_of_convert(project, saved[project]) if not ids and unknown_keys is None else None
+            if probed is not None:
+                new_cursors[project] = probed
+                slices.append(self._slice(project, {}, probed))
+                continue
+            new_cursors[project] = newest
+            if unknown_keys is not None:
+                LOGGER.warning(
+                    "Stream '%s': a change-history event of project %s names no object id this connector recognises "
+                    "(its keys: %s); reading the project's whole list in this sync so that no change is missed.",
+                    self._stream_name, project, ", ".join(unknown_keys),
+                )
+                slices.append(self._slice(project, {}, newest))
+                continue
+            for start in range(0, len(ids), self.batch_size):
+                slices.append(self._slice(project, {"only": ids[start : start + self.batch_size]}, newest))
+            if self.refresh_filter:
+                slices.append(self._slice(project, dict(self.refresh_filter), newest))
+        self._new_cursors = new_cursors
+        yield from slices
 
-    def _cursor_is_ahead_of_convert(self, saved: int) -> bool:
-        """Whether the saved cursor is later than Convert's newest event, i.e. not a time Convert returned
-        (0.2.0 took a first sync's cursor from the worker's clock). Checked only when no event came back."""
-        newest = self._newest_history_timestamp()
+    def _cursor_is_ahead_of_convert(self, project: str, saved: int) -> Optional[int]:
+        """The project's newest event time when the saved cursor is later (so not a time Convert returned:
+        0.2.0 took a first sync's cursor from the worker's clock); ``None`` otherwise. Checked only when
+        no event came back."""
+        newest = self._newest_history_timestamp(project)
         if newest is None or newest >= saved:
-            return False
+            return None
         LOGGER.warning(
-            "Stream '%s': the saved change-history cursor (%s) is later than Convert's newest change-history "
-            "event (%s), so it did not come from Convert's clock; reading the whole list in this sync.",
-            self._stream_name,
-            saved,
-            newest,
+            "Stream '%s': the saved change-history cursor of project %s (%s) is later than Convert's newest "
+            "change-history event (%s), so it did not come from Convert's clock; reading the project's whole "
+            "list in this sync.",
+            self._stream_name, project, saved, newest,
         )
-        self._probed_cursor = newest
-        return True
+        return newest
 
-    def _slice(self, body: Mapping[str, Any], changed_at: int) -> StreamSlice:
-        return StreamSlice(partition={**body, CHANGED_AT: changed_at}, cursor_slice={})
+    @staticmethod
+    def _slice(project: str, body: Mapping[str, Any], changed_at: int) -> StreamSlice:
+        return StreamSlice(partition={PROJECT_ID: project, **body, CHANGED_AT: changed_at}, cursor_slice={})
 
-    def _saved_cursor(self) -> Optional[int]:
-        """The history cursor the CDK restored for the parent; ``None`` (or 0) means nothing was saved."""
-        for parent_state in (super().current_parent_state() or {}).values():
-            value = _as_int(parent_state.get("timestamp")) if isinstance(parent_state, Mapping) else None
-            return value if value else None
-        return None
+    def _changes_since(
+        self, projects: List[str], saved: Mapping[str, int]
+    ) -> Dict[str, Tuple[List[Any], int, Optional[List[str]]]]:
+        """Per project: changed ids (sorted, distinct), the newest event time, and the keys of an event without an id."""
+        result: Dict[str, Tuple[List[Any], int, Optional[List[str]]]] = {}
+        if not projects:
+            return result
+        partitions = partitions_by_project(self.parent_stream_configs[0].stream.generate_partitions())
+        for project in projects:
+            changed: Dict[Any, None] = {}
+            newest = saved[project]
+            unknown_keys: Optional[List[str]] = None
+            for record in partitions[project].read():
+                event = record.data
+                timestamp = _as_int(event.get("timestamp"))
+                if timestamp is not None:
+                    newest = max(newest, timestamp)
+                reference = event.get(CHANGED_OBJECT) or {}
+                if reference.get("id") is not None:
+                    changed[reference["id"]] = None
+                elif unknown_keys is None:
+                    unknown_keys = [key for key in reference.get("keys", []) if key != CHANGED_OBJECT]
+            ids = sorted(changed, key=lambda value: (str(type(value)), value))
+            result[project] = (ids, newest, unknown_keys)
+        return result
 
-    def _changes_since(self, saved: int) -> Tuple[List[Any], int, Optional[List[str]]]:
-        """Changed ids (sorted, distinct), the newest event time, and the keys of an event without an id."""
-        changed: Dict[Any, None] = {}
-        newest = saved
-        unknown_keys: Optional[List[str]] = None
-        for parent_slice in self.parent_slices():
-            reference = parent_slice.partition.get(CHANGED_OBJECT) or {}
-            timestamp = _as_int(parent_slice.extra_fields.get("timestamp"))
-            if timestamp is not None:
-                newest = max(newest, timestamp)
-            if reference.get("id") is not None:
-                changed[reference["id"]] = None
-            elif unknown_keys is None:
-                unknown_keys = [key for key in reference.get("keys", []) if key != CHANGED_OBJECT]
-        ids = sorted(changed, key=lambda value: (str(type(value)), value))
-        return ids, newest, unknown_keys
-
-    def _newest_history_timestamp(self) -> Optional[int]:
-        """The newest change-history timestamp (one small request), or ``None`` for an empty history."""
+    def _newest_history_timestamp(self, project: str) -> Optional[int]:
+        """The project's newest change-history timestamp (one small request per sync, shared by every
+        stream), or ``None`` for an empty history."""
         if self.newest_event is None:
             return None
-        key = self.newest_event.parent_key.eval(self.config)  # type: ignore[union-attr]
+        key = str(self.newest_event.parent_key.eval(self.config))  # type: ignore[union-attr]
+        return read_once(
+            ("newest_history_event", self.config.get("api_base_url"), self.config.get("account_id"), project),
+            lambda: self._read_newest(project, key),
+        )
+
+    def _read_newest(self, project: str, key: str) -> Optional[int]:
         newest: Optional[int] = None
-        for partition in self.newest_event.stream.generate_partitions():
-            for record in partition.read():
-                data = record.data if isinstance(record.data, Mapping) else {}
-                value = data.get(key)
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise AirbyteTracedException(
-                        message=f"Stream '{self._stream_name}': Convert's newest change-history event has no numeric "
-                        f"'{key}' (its keys: {', '.join(sorted(map(str, data)))}); the sync stops rather than "
-                        "guess where the change history stands.",
-                        failure_type=FailureType.system_error,
-                    )
-                newest = int(value) if newest is None else max(newest, int(value))
+        for record in self._newest_partitions[project].read():  # type: ignore[index]
+            data = record.data if isinstance(record.data, Mapping) else {}
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise AirbyteTracedException(
+                    message=f"Stream '{self._stream_name}': Convert's newest change-history event of project {project} "
+                    f"has no numeric '{key}' (its keys: {', '.join(sorted(map(str, data)))}); the sync stops rather "
+                    "than guess where the change history stands.",
+                    failure_type=FailureType.system_error,
+                )
+            newest = int(value) if newest is None else max(newest, int(value))
         return newest
 
     def get_request_body_json(
@@ -208,15 +248,15 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
     ) -> Mapping[str, Any]:
         """The partition's filter (``only`` ids, or the refresh filter) and the statuses to list."""
         partition = dict(stream_slice.partition) if stream_slice is not None else {}
-        partition.pop(CHANGED_AT, None)
-        partition.pop("parent_slice", None)
+        for key in (CHANGED_AT, PROJECT_ID, "parent_slice"):
+            partition.pop(key, None)
         body: Dict[str, Any] = {"status": list(self.statuses)} if self.statuses else {}
         body.update({key: list(value) if isinstance(value, (list, tuple)) else value for key, value in partition.items()})
         return body
 
     def current_parent_state(self) -> Optional[Mapping[str, StreamState]]:
-        """The parent cursor as read; after a full read, the newest history time seen before the list."""
-        state = super().current_parent_state()
-        if self._probed_cursor is None:
-            return state
-        return {config.stream.name: {"timestamp": str(self._probed_cursor)} for config in self.parent_stream_configs}
+        """After the partitions: the cursors per project, as this sync's partitions account for them."""
+        if self._new_cursors is None:
+            return self.held_parent_state_by_stream()
+        state = project_state(self._new_cursors, self._cursor_field)
+        return {config.stream.name: state for config in self.parent_stream_configs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Set
@@ -14,10 +15,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 @dataclass
 class DistinctRecordFilter(RecordFilter):
-    """Drops a record whose ``key_field`` was already emitted in this sync (after the usual ``condition``).
+    """Drops a record whose ``key_field`` was already emitted in this sync for the same partition (after
+    the usual ``condition``).
 
     Page-number paging over a list that grows or reorders at its head (change history, newest first)
     shows some records twice when new ones arrive between two pages; this keeps the output exactly-once.
+    Each partition (a project) is a feed of its own, whose ids are not documented as unique across
+    projects: a key is remembered per partition, so one project's record never hides another's.
     With ``cursor_field``, a record without a numeric value there fails the sync with a message naming
     the record's keys: the ``condition`` compares that field, and a record it cannot place must not be
     dropped silently.
@@ -36,9 +40,11 @@ class DistinctRecordFilter(RecordFilter):
         stream_slice: Optional[StreamSlice] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
+        scope = _partition_key(stream_slice)
         for record in super().filter_records(self._placed(records), stream_state, stream_slice, next_page_token):
-            key = record.get(self.key_field)
-            if key is not None:
+            value = record.get(self.key_field)
+            if value is not None:
+                key = (scope, value)
                 with self._lock:
                     if key in self._seen:
                         continue
@@ -55,3 +61,9 @@ class DistinctRecordFilter(RecordFilter):
                     failure_type=FailureType.system_error,
                 )
             yield record
+
+
+def _partition_key(stream_slice: Optional[StreamSlice]) -> str:
+    """The partition a page belongs to, as a hashable value (``""`` without one)."""
+    partition = stream_slice.partition if stream_slice is not None else None
+    return json.dumps(dict(partition), sort_keys=True, default=str) if partition else ""

@@ -1,20 +1,30 @@
 """Convert's response envelope: ``{"data": ..., "extra": {"pagination": {"items_count": N}}}``.
 
-The body is parsed once per response and cached on it, so the extractor and the paginator share
-one parse.
+The body is parsed once per response, so the error handler, the extractor and the paginator share one
+parse. The parse is kept in a module-level ``WeakKeyDictionary`` keyed by the response (under a lock),
+not on the ``requests.Response`` itself: the CDK reads a stream's partitions and pages in several
+threads, and no component keeps per-response values on another library's objects. An entry goes
+away with its response.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import orjson
 import requests
 
-_PARSED_ATTR = "_convert_parsed_body"
 _MISSING = object()
+# Parsed bodies by response. The lock makes "look up, parse, store" one step, so a body is parsed at
+# most once even if two threads were handed the same response; the parse itself is CPU-bound and holds
+# the GIL anyway, so holding the lock around it costs no parallelism. The value (plain JSON data) never
+# refers to its response, so the response can be collected and its entry with it.
+_PARSED: "weakref.WeakKeyDictionary[requests.Response, Any]" = weakref.WeakKeyDictionary()
+_PARSED_LOCK = threading.Lock()
 
 
 class MalformedResponse(ValueError):
@@ -44,20 +54,28 @@ def _loads(content: bytes) -> Any:
 
 
 def parsed_body(response: requests.Response) -> Any:
-    """Return the decoded JSON body, parsing at most once per response."""
-    cached = getattr(response, _PARSED_ATTR, _MISSING)
-    if cached is not _MISSING:
+    """Return the decoded JSON body, parsing at most once per response (a body that is not JSON raises
+    ``MalformedResponse`` every time it is asked for; nothing is kept for it)."""
+    content = response.content  # read (or already read) outside the lock: it may wait on the network
+    with _PARSED_LOCK:
+        try:
+            cached = _PARSED.get(response, _MISSING)
+        except TypeError:  # an object that cannot be weakly referenced: parse without keeping the result
+            return _parse(response, content)
+        if cached is _MISSING:
+            cached = _PARSED[response] = _parse(response, content)
         return cached
+
+
+def _parse(response: requests.Response, content: bytes) -> Any:
     try:
-        body = _loads(response.content)
+        return _loads(content)
     except ValueError as error:
         raise MalformedResponse(
             f"Convert answered {describe_request(response)} with HTTP {response.status_code} "
-            f"but the body is not JSON ({len(response.content)} bytes, "
+            f"but the body is not JSON ({len(content)} bytes, "
             f"content type {response.headers.get('Content-Type', 'unknown')!r})"
         ) from error
-    setattr(response, _PARSED_ATTR, body)
-    return body
 
 
 def envelope_data(response: requests.Response) -> Any:

@@ -21,7 +21,8 @@ class SettledParentStateRouter(SubstreamPartitionRouter):
     changes it never read. Holding the saved state until the last partition is generated makes the
     CDK save the new parent cursor only at the end of a complete sync (``ensure_at_least_one_state_emitted``).
 
-    Subclasses implement ``settled_slices`` instead of ``stream_slices``.
+    Subclasses implement ``settled_slices`` and ``current_parent_state``. The held state is a value of
+    the stream (its ``stream_slices`` runs once per sync), replaced whole, never changed in place.
     """
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -39,9 +40,14 @@ class SettledParentStateRouter(SubstreamPartitionRouter):
         """The partitions (default: the plain substream partitions)."""
         yield from super().stream_slices()
 
-    def parent_slices(self) -> Iterable[StreamSlice]:
-        """The substream partitions of the parent records (reading the parents)."""
-        yield from super().stream_slices()
+    def held_parent_state_by_stream(self) -> Optional[Mapping[str, StreamState]]:
+        """The parent streams' states as saved by the last sync, by parent stream name."""
+        return self._held_state if self._held_state is not None else super().get_stream_state()
+
+    def held_parent_state(self) -> Optional[Mapping[str, Any]]:
+        """The first parent stream's state as saved by the last sync."""
+        states = self.held_parent_state_by_stream() or {}
+        return states.get(self.parent_stream_configs[0].stream.name)
 
     def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
         if self._held_state is not None:

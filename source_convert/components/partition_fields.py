@@ -3,16 +3,28 @@
 ``AddFields`` renders a Jinja template and ``ast.literal_eval``s the result for every field of every
 record. For values that are the same for a whole partition (``stream_partition.experience_id``,
 ``stream_partition.changed_at``) or for the whole stream (a report's ``utc_offset``) this is pure overhead.
+
+The transformation is shared by the threads the CDK reads partitions in: it keeps only what
+``__post_init__`` computed, and a value that could be mutated (a list or an object) is copied into
+each record, so no two records, partitions or threads share one.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Mapping, Optional
 
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _own(value: Any) -> Any:
+    """``value`` itself when immutable, else a deep copy for one record."""
+    return value if isinstance(value, _IMMUTABLE) else copy.deepcopy(value)
 
 
 @dataclass
@@ -50,5 +62,6 @@ class PartitionFields(RecordTransformation):
         for name, key in self.slice_fields.items():
             value = partition.get(key, extra.get(key))
             if value is not None:
-                record[name] = value
-        record.update(self._constants)
+                record[name] = _own(value)
+        for name, value in self._constants.items():
+            record[name] = _own(value)

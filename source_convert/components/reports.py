@@ -1,10 +1,9 @@
 """Report components: Convert's report payloads as rows, and which report requests a sync makes.
 
-Both report streams have the started experiences as parent, read incrementally
-(``incremental_dependency``): their cursor ``ran_until`` (when each experience last ran, as Convert
-says) is kept in the report stream's state and handed back to the parent's cursor by the CDK. The
-partition routers read that cursor to leave out experiences that stopped before the last sync minus
-the lookback; no value of the local clock is used anywhere.
+Both report streams have the started experiences of each configured project as parent. Per project,
+the routers keep in the report stream's state (``incremental_dependency``) the newest ``ran_until``
+(when an experience last ran, as Convert says); minus the lookback it is the project's one window
+start, for which experiences are read and from which day. No value of the local clock is used anywhere.
 """
 
 from __future__ import annotations
@@ -13,21 +12,26 @@ import datetime as dt
 import functools
 import json
 import logging
+import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import requests
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
-from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_convert.components.daily_totals import FIELDS, Day, Reading, Undecidable, baseline_day, decide
 from source_convert.components.envelope import describe_request
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.parent_state import SettledParentStateRouter
+from source_convert.components.project_state import PROJECT_ID, configured_projects, partitions_by_project, project_cursors, project_state
+from source_convert.components.shared_reads import Once, read_once
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -184,7 +188,7 @@ class AggregatedReportExtractor(_ReportExtractor):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        self._warned_names = False
+        self._names_missing = Once()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         reader = _ReportReader(self._stream, response)
@@ -219,8 +223,7 @@ class AggregatedReportExtractor(_ReportExtractor):
     def _described(self, reader: _ReportReader, report: Mapping[str, Any]) -> Dict[Any, Mapping[str, Any]]:
         """``variations_data`` by variation id."""
         if report.get("variations_data") is None:
-            if not self._warned_names:
-                self._warned_names = True
+            if self._names_missing.first():
                 LOGGER.warning(
                     "Stream '%s': the report Convert answered to %s has no variations_data (maybe others too): "
                     "its rows have no variation_name or is_baseline.", self._stream, describe_request(reader.response),
@@ -231,11 +234,22 @@ class AggregatedReportExtractor(_ReportExtractor):
 
 @dataclass
 class DailyReportExtractor(_ReportExtractor):
-    """One row per goal, variation and day of a daily report; ``day`` is the date in the report time zone.
+    """One row per goal, variation and delivered day of a daily report; ``day`` is the date in the report time zone.
 
     ``utc_offset``: seconds east of UTC, the value sent with the request (interpolated against the config).
     A goal entry that names another goal than the request asked for fails the sync: its rows would be
     counted for the requested goal.
+
+    ``conversions``, ``revenue`` and ``products`` are each day's own numbers. Whether Convert's ``totals``
+    are those or running totals since the experience started is decided per response by
+    ``daily_totals.decide`` (``value`` must match the day's own numerator; a response that fits neither
+    reading, or both with different numbers, fails the sync). The request starts one day ``B`` before
+    the first day delivered (``daily_totals.baseline_day`` of the body's ``start_time`` and
+    ``utc_offset``): days up to ``B`` are never rows. The first response that tells the reading says it
+    once in the log; a later one that tells the other fails the sync, since one account cannot have both
+    (a response that fits both with the same numbers tells nothing and is taken as it is). The instance
+    is shared by the partitions' threads: what it keeps (the reading told, and by which report) is
+    guarded by a lock; everything about one response stays in local variables.
     """
 
     config: Config = None  # type: ignore[assignment]
@@ -244,10 +258,20 @@ class DailyReportExtractor(_ReportExtractor):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         self._utc_offset = _interpolated_int(self.utc_offset, self.config or {}, parameters or {})
+        self._reading_lock = threading.Lock()
+        self._told: Optional[Tuple[Reading, str]] = None  # the reading and the report that told it; under the lock
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         reader = _ReportReader(self._stream, response)
         requested = reader.requested_goal()
+        sent = _sent_body(response)
+        metric = sent.get("metric")
+        if metric not in DAILY_METRICS:
+            reader.fail(f"cannot be checked: the request body names no daily metric ({_kind(metric)} as metric)")
+        baseline = baseline_day(sent.get("start_time"), sent.get("utc_offset", self._utc_offset))
+        if baseline is None:
+            reader.fail("cannot be checked: the request body has no start_time (UNIX seconds) to tell the baseline day")
+        variations: List[Tuple[str, List[Day], List[Dict[str, Any]]]] = []
         for report in self._reports(response, reader):
             for where, entry in list(reader.goal_entries(report)):
                 goal_id = _goal_id(entry)
@@ -255,23 +279,82 @@ class DailyReportExtractor(_ReportExtractor):
                     reader.fail(f"is for goal {goal_id} in {where}, but goal {requested} was requested")
                 for place, variation in reader.objects(entry, "variations", where):
                     variation_id = reader.identifier(variation, "id", place)
+                    days: List[Day] = []
+                    rows: List[Dict[str, Any]] = []
                     for stat_place, stat in reader.objects(variation, "stats", place):
                         timestamp = stat.get("timestamp")
                         day = report_day(timestamp, self._utc_offset)
                         if day is None:
                             reader.fail(f"has {_kind(timestamp)} as {stat_place}.timestamp, expected a positive UNIX time")
                         totals = reader.optional_object(stat, "totals", stat_place)
-                        yield {
-                            "goal_id": goal_id,
-                            "variation_id": variation_id,
-                            "day": day,
-                            "timestamp": timestamp,
-                            "value": stat.get("value"),
-                            "visitors": stat.get("visitors"),
-                            "conversions": totals.get("conversions"),
-                            "revenue": totals.get("revenue"),
-                            "products": totals.get("products"),
-                        }
+                        numbers = {key: _number(reader, stat, key, stat_place) for key in ("value", "visitors")}
+                        counts = {key: _number(reader, totals, key, f"{stat_place}.totals") for key in FIELDS}
+                        days.append(Day(day, numbers["visitors"], numbers["value"], **counts))
+                        rows.append({"goal_id": goal_id, "variation_id": variation_id, "day": day, "timestamp": timestamp,
+                                     "value": numbers["value"], "visitors": numbers["visitors"]})
+                    variations.append((f"variation {variation_id}", days, rows))
+        about = f"experience {_experience_id(response)}, goal {requested}, metric {metric}"
+        try:
+            decision = decide([(label, days) for label, days, _ in variations], metric, baseline)
+        except Undecidable as error:
+            self._fail(f"cannot tell how to read the daily `totals` Convert answered for {about} "
+                       f"({describe_request(response)}): {error}")
+        if decision.reading is not None:
+            self._tell(decision.reading, about, response)
+        for (_, _, rows), own in zip(variations, decision.own):
+            for row, numbers in zip(rows, own):
+                if numbers is not None:  # None: a baseline day
+                    yield {**row, "conversions": numbers.conversions, "revenue": numbers.revenue, "products": numbers.products}
+
+    def _tell(self, reading: Reading, about: str, response: requests.Response) -> None:
+        """Log the reading the first time a report tells it; fail when a report tells the other one."""
+        with self._reading_lock:
+            told = self._told
+            if told is None:
+                self._told = (reading, about)
+        if told is None:
+            LOGGER.info(_READING_LOGS[reading], self._stream, about)
+        elif told[0] is not reading:
+            self._fail(f"the daily report for {about} ({describe_request(response)}) has `totals` that are "
+                       f"{reading.value}, but the one for {told[1]} had {told[0].value}; one account cannot have both")
+
+    def _fail(self, problem: str) -> NoReturn:
+        message = (f"Stream '{self._stream}': {problem}. "
+                   "No row of this report is written, and the sync fails rather than write wrong conversions, revenue or products.")
+        raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
+
+
+_READING_LOGS = {
+    Reading.RUNNING: "%s: Convert's daily `totals` are running totals since the experience started (value matches the "
+                     "day-to-day difference); rows carry each day's own numbers (told first by %s).",
+    Reading.OWN: "%s: Convert's daily `totals` are each day's own numbers (value matches them, not the day-to-day "
+                 "difference); rows carry them as they are (told first by %s).",
+}
+_EXPERIENCE_IN_PATH = re.compile(r"/experiences/([^/]+)/daily_report")
+
+
+def _sent_body(response: requests.Response) -> Mapping[str, Any]:
+    """The JSON object the request sent, ``{}`` when there is none."""
+    body = getattr(response.request, "body", None)
+    try:
+        sent = json.loads(body) if body else None
+    except ValueError:
+        sent = None
+    return sent if isinstance(sent, Mapping) else {}
+
+
+def _experience_id(response: requests.Response) -> str:
+    """The experience of a daily report request, from its URL path (``/experiences/{id}/daily_report``)."""
+    found = _EXPERIENCE_IN_PATH.search(urlsplit(getattr(response.request, "url", None) or "").path)
+    return found.group(1) if found else "?"
+
+
+def _number(reader: _ReportReader, container: Mapping[str, Any], key: str, where: str) -> Optional[Union[int, float]]:
+    """``container[key]`` when it is a number, ``None`` when missing or null; anything else fails."""
+    value = container.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        reader.fail(f"has {_kind(value)} as {where}.{key}, expected a number")
+    return value
 
 
 @dataclass
@@ -284,7 +367,7 @@ class RanUntil(RecordTransformation):
     """
 
     def __post_init__(self) -> None:
-        self._warned = False
+        self._timestamp_missing = Once()
 
     def transform(
         self,
@@ -294,8 +377,7 @@ class RanUntil(RecordTransformation):
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
         reported = unix_seconds(record.get("max_running_timestamp"))
-        if "max_running_timestamp" not in record and not self._warned:
-            self._warned = True
+        if "max_running_timestamp" not in record and self._timestamp_missing.first():
             LOGGER.warning(
                 "The experiences list returned no max_running_timestamp (experience %s, maybe others): the report "
                 "streams use end_time to tell when a stopped experience last ran, and read running ones on every sync.",
@@ -308,59 +390,99 @@ class RanUntil(RecordTransformation):
 
 @dataclass
 class RecentExperiencesPartitionRouter(SettledParentStateRouter):
-    """One partition per started experience that can have report data the last sync did not read.
+    """One partition per started experience, per configured project, that can have report data the last
+    sync did not read.
 
-    Needs ``extra_fields: [["status"], ["end_time"], ["ran_until"]]`` and ``incremental_dependency: true``
-    on the parent config. The parent's cursor (its saved ``ran_until``, the newest time any experience
-    ran at the last sync) minus ``lookback_days`` is the threshold: an experience that stopped
-    (``end_time`` set, status not ``active``) and ran until before it costs no request. Running
-    experiences, and experiences without usable times, are always read. A first sync reads every one.
+    The parent (the started experiences, partitioned by project) is read once per project and sync
+    for both report streams. Per project, this router keeps in the stream's state the newest
+    ``ran_until`` any experience had (``incremental_dependency``; format in ``project_state.py``).
+    That cursor minus ``lookback_days`` is the project's window start, and its day in the report
+    time zone (``utc_offset`` seconds east of UTC) the window's first day: ``daily_reports`` reads
+    the days from that day on, and an experience that stopped (``end_time`` set, status not
+    ``active``) and ran until before that day began costs no request. So an experience that ran on
+    a day inside the window, even hours before the window start's instant, is read. Running
+    experiences, and experiences without usable times, are always read. A project without a saved
+    cursor (a first sync, a project added to the config) has no window start: every started
+    experience is read, from ``start_date`` on.
     """
 
     lookback_days: Union[str, int] = 0
+    utc_offset: Union[str, int] = 0
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        self._stream_name = str(parameters.get("name", "?"))
         self._lookback_seconds = _interpolated_int(self.lookback_days, self.config, parameters) * _DAY_SECONDS
+        self._utc_offset = _interpolated_int(self.utc_offset, self.config, parameters)
+        self._new_cursors: Optional[Dict[str, Optional[int]]] = None
 
-    def _threshold(self) -> Optional[int]:
-        """Saved ``ran_until`` of the parent minus the lookback (seconds); ``None`` when nothing was saved."""
-        cursor = self.parent_stream_configs[0].stream.cursor
-        saved = unix_seconds(_as_number(cursor.state.get(cursor.cursor_field.cursor_field_key)))
-        return saved - self._lookback_seconds if saved is not None else None
+    def day_start(self, day: dt.date) -> int:
+        """The UNIX time that begins ``day`` in the report time zone: its midnight under the earlier of the two
+        readings of a local time (a UTC instant, or local time written as UTC), so it is early enough under both."""
+        return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp()) - max(self._utc_offset, 0)
+
+    def window_first_day(self, window_start: int) -> dt.date:
+        """The day of the window start in the report time zone."""
+        return dt.datetime.fromtimestamp(window_start + self._utc_offset, tz=dt.timezone.utc).date()
 
     def settled_slices(self) -> Iterable[StreamSlice]:
-        threshold = self._threshold()  # read before the parent is: its cursor moves while it is read
-        # The whole list first: a partition generated (and closed) before a later page fails would let
-        # the CDK save the stream cursor it advanced, past the experiences on the pages never read.
-        for parent_slice in list(self.parent_slices()):
-            extra = parent_slice.extra_fields
-            if threshold is not None and stopped_before(extra, threshold):
-                continue
-            yield from self.partitions(parent_slice)
+        saved = project_cursors(self.held_parent_state(), RAN_UNTIL)
+        projects = configured_projects(self.config)
+        if saved and any(project not in saved for project in projects):
+            LOGGER.warning(
+                "Stream '%s': project(s) %s have no saved report cursor of their own; all their started experiences are read.",
+                self._stream_name, ", ".join(project for project in projects if project not in saved),
+            )
+        new_cursors: Dict[str, Optional[int]] = dict(saved)
+        slices: List[StreamSlice] = []
+        # Every project's whole list first: a partition generated (and closed) before a later page
+        # fails would let the CDK save a cursor past the experiences on the pages never read.
+        started = self._started_experiences()
+        for project in projects:
+            experiences = started[project]
+            ran = [time for time in (unix_seconds(experience.get(RAN_UNTIL)) for experience in experiences) if time]
+            known = [time for time in (saved.get(project), max(ran, default=None)) if time is not None]
+            new_cursors[project] = max(known) if known else None
+            window_start = saved[project] - self._lookback_seconds if project in saved else None
+            # One start for experiences and days: the beginning of the window's first day.
+            threshold = self.day_start(self.window_first_day(window_start)) if window_start is not None else None
+            for experience in experiences:
+                if threshold is not None and stopped_before(experience, threshold):
+                    continue
+                slices.extend(self.partitions(project, experience, window_start))
+        self._new_cursors = new_cursors
+        yield from slices
 
-    def partitions(self, parent_slice: StreamSlice) -> Iterable[StreamSlice]:
+    def _started_experiences(self) -> Dict[str, List[Mapping[str, Any]]]:
+        """Every configured project's started experiences (records of the parent stream), read once per sync."""
+        stream = self.parent_stream_configs[0].stream
+
+        def read() -> Dict[str, List[Mapping[str, Any]]]:
+            partitions = partitions_by_project(stream.generate_partitions())
+            return {project: [dict(record.data) for record in partition.read()] for project, partition in partitions.items()}
+
+        return read_once(("started_experiences", self.config.get("api_base_url"), self.config.get("account_id")), read)
+
+    def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
         """The partitions of one experience that is read: here one, with its ``ran_until``."""
         yield StreamSlice(
-            partition=parent_slice.partition,
+            partition={PROJECT_ID: project, "experience_id": experience.get("id")},
             cursor_slice={},
-            extra_fields={RAN_UNTIL: parent_slice.extra_fields.get(RAN_UNTIL)},
+            extra_fields={RAN_UNTIL: experience.get(RAN_UNTIL)},
         )
 
-
-def _as_number(value: Any) -> Any:
-    """A state value as saved by a ``%s`` cursor (a string of digits) as a number; others unchanged."""
-    try:
-        return float(value) if isinstance(value, str) else value
-    except ValueError:
-        return None
+    def current_parent_state(self) -> Optional[Mapping[str, StreamState]]:
+        """After the partitions: the newest ``ran_until`` per project."""
+        if self._new_cursors is None:
+            return self.held_parent_state_by_stream()
+        return {config.stream.name: project_state(self._new_cursors, RAN_UNTIL) for config in self.parent_stream_configs}
 
 
-def stopped_before(extra: Mapping[str, Any], threshold: int) -> bool:
+def stopped_before(experience: Mapping[str, Any], threshold: int) -> bool:
     """Whether an experience has stopped and last ran before ``threshold`` (unknown times: no)."""
-    if extra.get("status") == "active" or unix_seconds(extra.get("end_time")) is None:
+    if experience.get("status") == "active" or unix_seconds(experience.get("end_time")) is None:
         return False
-    ran_until = unix_seconds(extra.get(RAN_UNTIL))
+    ran_until = unix_seconds(experience.get(RAN_UNTIL))
     return ran_until is not None and ran_until < threshold
 
 
@@ -368,11 +490,17 @@ def stopped_before(extra: Mapping[str, Any], threshold: int) -> bool:
 class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     """Daily reports: one partition per (experience, goal, metric) of the experiences that are read.
 
-    Needs ``["goals"]`` among the parent's extra fields, expanded (``expand: ["goals"]``) so that each
-    goal has its ``type``. ``metrics`` (a list, interpolated) are the metrics to read; the revenue
-    metrics are requested only for goals of type ``revenue``. A goal that comes as a bare id has an
-    unknown type: only ``conversion_rate`` is requested for it, and one warning says so.
-    The report window ends nowhere (``end_time`` null): the request body part this router adds.
+    The parent must expand the goals (``expand: ["goals"]``) so that each has its ``type``. ``metrics``
+    (a list, interpolated) are the metrics to read; the revenue metrics are requested only for goals of
+    type ``revenue``. A goal that comes as a bare id has an unknown type: only ``conversion_rate`` is
+    requested for it, and one warning says so.
+
+    Each partition has the request's ``start_time`` as ``report_start``: the midnight that starts the day before the
+    project's first day to deliver (that day is the baseline for running totals, never delivered). The
+    first day is the day of the project's window start in the report time zone (``utc_offset``
+    seconds), on a first sync ``start_date``'s day; never before ``start_date``. The reference leaves
+    open whether ``start_time`` is a UTC instant or local time written as UTC: the earlier of the two
+    readings is sent, exact under both. The window ends nowhere (``end_time`` null, added here).
     """
 
     metrics: Union[str, List[str]] = ""
@@ -383,16 +511,25 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
         if isinstance(metrics, str):
             metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DAILY_METRICS)
         self._metrics = [metric for metric in DAILY_METRICS if metric in metrics]
-        self._warned: set = set()
+        self._first_day = dt.date.fromisoformat(str(self.config.get("start_date") or "1970-01-01")[:10])
+        self._warned = Once()
 
-    def partitions(self, parent_slice: StreamSlice) -> Iterable[StreamSlice]:
-        experience = parent_slice.partition
-        goals = parent_slice.extra_fields.get("goals")
+    def request_start_time(self, window_start: Optional[int]) -> int:
+        """``start_time`` for a window that starts at UNIX time ``window_start`` (``None``: at ``start_date``)."""
+        first = self._first_day
+        if window_start is not None:
+            first = max(first, self.window_first_day(window_start))
+        return self.day_start(first - dt.timedelta(days=1))
+
+    def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
+        experience_id = experience.get("id")
+        goals = experience.get("goals")
         if goals is None:
             self._warn_once(
                 "goals", "Experience %s came without its goals list (maybe others): no daily report can be requested for it.",
-                experience.get("experience_id"),
+                experience_id,
             )
+        start_time = self.request_start_time(window_start)
         for goal in goals or []:
             goal_id = goal.get("id") if isinstance(goal, Mapping) else goal
             if goal_id is None:
@@ -402,16 +539,19 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
                 self._warn_once(
                     "untyped", "Goal %s of experience %s came without its type (maybe others): only conversion_rate is read "
                     "for goals of unknown type, the revenue metrics for goals of type 'revenue'.",
-                    goal_id, experience.get("experience_id"),
+                    goal_id, experience_id,
                 )
             for metric in self._metrics:
                 if metric in REVENUE_METRICS and goal_type != "revenue":
                     continue
-                yield StreamSlice(partition={**experience, "goal_id": goal_id, "metric": metric}, cursor_slice={})
+                yield StreamSlice(
+                    partition={PROJECT_ID: project, "experience_id": experience_id, "goal_id": goal_id, "metric": metric,
+                               "report_start": start_time},
+                    cursor_slice={},
+                )
 
     def _warn_once(self, topic: str, message: str, *args: Any) -> None:
-        if topic not in self._warned:
-            self._warned.add(topic)
+        if self._warned.first(topic):
             LOGGER.warning(message, *args)
 
     def get_request_body_json(
@@ -422,32 +562,3 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     ) -> Mapping[str, Any]:
         """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
         return {"end_time": None}
-
-
-@dataclass
-class DailyStateWithoutParent(StateMigration):
-    """A ``daily_reports`` state from before the started experiences' cursor was kept in it (0.2.0, or a
-    0.1.0 state carried over): ``{"use_global_cursor": true, "state": {"day": "YYYY-MM-DD"}, ...}``.
-
-    It gains ``parent_state``: the saved day's midnight as the started experiences' ``ran_until``, so
-    the sync goes on from the saved day and leaves out experiences that stopped before its window, as
-    0.2.0 did. (Without it, the CDK would seed the parent's cursor with the ``day`` state.)
-    """
-
-    parent_stream: str = "started_experiences"
-
-    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
-        return "parent_state" not in stream_state and self._saved_day(stream_state) is not None
-
-    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
-        day = self._saved_day(stream_state)
-        midnight = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())  # type: ignore[arg-type]
-        return {**stream_state, "parent_state": {self.parent_stream: {RAN_UNTIL: str(midnight)}}}
-
-    @staticmethod
-    def _saved_day(stream_state: Mapping[str, Any]) -> Optional[dt.date]:
-        cursor = stream_state.get("state")
-        try:
-            return dt.date.fromisoformat(cursor["day"]) if isinstance(cursor, Mapping) else None
-        except (KeyError, TypeError, ValueError):
-            return None

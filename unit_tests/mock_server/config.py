@@ -8,6 +8,7 @@ KEY_ID = "mock-key-id"
 KEY_SECRET = "mock-key-secret-XYZ"
 ACCOUNT_ID = "100001"
 PROJECT_ID = "200002"
+OTHER_PROJECT_ID = "200003"  # a second project of the same account
 API_BASE_URL = "https://api.convert.com/api/v2"  # the spec's default
 
 
@@ -25,6 +26,11 @@ class ConfigBuilder:
 
     def with_start_date(self, value: str) -> "ConfigBuilder":
         self._config["start_date"] = value
+        return self
+
+    def with_projects(self, value: str) -> "ConfigBuilder":
+        """``project_id`` as the user writes it: ``"200002, 200003"`` or ``"*"``."""
+        self._config["project_id"] = value
         return self
 
     def with_field(self, name: str, value: Any) -> "ConfigBuilder":

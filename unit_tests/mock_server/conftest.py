@@ -33,7 +33,7 @@ def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
 @pytest.fixture(autouse=True)
 def responses_answer_the_request_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     """As with a real transport, ``response.request`` is the ``PreparedRequest`` that was sent (requests_mock
-    gives a fresh proxy of it instead); the error handler marks that request to retry a 401 only once."""
+    gives a fresh proxy of it instead); the error handler remembers that request to retry a 401 only once."""
     create_response = requests_mock.response.create_response
 
     def answering_the_request_sent(request, **kwargs):

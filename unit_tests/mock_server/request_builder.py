@@ -33,6 +33,8 @@ def expected_authorization(expires: str, url: str, body: bytes, key_id: str = KE
 class ConvertRequestBuilder:
     """``ConvertRequestBuilder.project_list("goals").with_body(only=[1, 2]).page(2).build()``.
 
+    Project-level calls go to the config's one project (``PROJECT_ID``) unless ``project`` names another.
+
     The CDK assembles a body in this order, and so does ``body()``: the requester's fields (in the
     order the manifest declares them), the paginator's ``page`` and ``results_per_page``, then the
     partition router's fields (``with_partition``).
@@ -57,43 +59,50 @@ class ConvertRequestBuilder:
         return cls(f"/accounts/{ACCOUNT_ID}/{resource}").with_body(sort_by=sort_by, sort_direction="asc").page(1)
 
     @classmethod
-    def project_list(cls, resource: str, sort_by: Optional[str] = "id") -> "ConvertRequestBuilder":
+    def projects(cls) -> "ConvertRequestBuilder":
+        """The account's projects list as the ``projects`` stream and ``SourceConvert`` (check, ``*``) ask for it."""
+        return cls.account_list("projects").with_body(
+            project_type=["web", "fullstack"], status=["active", "inactive", "suspended"]
+        )
+
+    @classmethod
+    def project_list(cls, resource: str, sort_by: Optional[str] = "id", project: str = PROJECT_ID) -> "ConvertRequestBuilder":
         """``POST /accounts/{account}/projects/{project}/<resource>``, sorted ascending unless ``sort_by`` is None."""
-        builder = cls(f"/accounts/{ACCOUNT_ID}/projects/{PROJECT_ID}/{resource}")
+        builder = cls(f"/accounts/{ACCOUNT_ID}/projects/{project}/{resource}")
         if sort_by:
             builder.with_body(sort_by=sort_by, sort_direction="asc")
         return builder.page(1)
 
     @classmethod
-    def change_history(cls) -> "ConvertRequestBuilder":
+    def change_history(cls, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
         """The project's change history, newest first."""
-        return cls(f"/accounts/{ACCOUNT_ID}/projects/{PROJECT_ID}/change-history").with_body(
+        return cls(f"/accounts/{ACCOUNT_ID}/projects/{project}/change-history").with_body(
             sort_by="timestamp", sort_direction="desc"
         )
 
     @classmethod
-    def newest_history_event(cls) -> "ConvertRequestBuilder":
-        """One event, the newest of the whole history: Convert's own "now" for a first sync."""
-        return cls.change_history().with_body(page=1, results_per_page=1)
+    def newest_history_event(cls, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
+        """One event, the newest of the project's whole history: Convert's own "now" for a first sync."""
+        return cls.change_history(project).with_body(page=1, results_per_page=1)
 
     @classmethod
-    def object_changes(cls, history_object: str) -> "ConvertRequestBuilder":
+    def object_changes(cls, history_object: str, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
         """The change history of one object type, newest first, first page."""
-        return cls.change_history().with_body(objects=[history_object]).page(1)
+        return cls.change_history(project).with_body(objects=[history_object]).page(1)
 
     @classmethod
-    def started_experiences(cls) -> "ConvertRequestBuilder":
+    def started_experiences(cls, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
         """The parent of the report streams: experiences with their goals (expanded) and last running time."""
-        return cls.project_list("experiences").with_body(
+        return cls.project_list("experiences", project=project).with_body(
             status=["draft", "active", "paused", "completed", "scheduled", "archived"],
             include=["goals", "max_running_timestamp"],
             expand=["goals"],
         )
 
     @classmethod
-    def experience_report(cls, experience_id: int, report: str) -> "ConvertRequestBuilder":
-        """``POST .../experiences/{id}/<report>`` (aggregated_report, daily_report)."""
-        return cls(f"/accounts/{ACCOUNT_ID}/projects/{PROJECT_ID}/experiences/{experience_id}/{report}")
+    def experience_report(cls, experience_id: int, report: str, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
+        """``POST .../projects/{project}/experiences/{id}/<report>`` (aggregated_report, daily_report)."""
+        return cls(f"/accounts/{ACCOUNT_ID}/projects/{project}/experiences/{experience_id}/{report}")
 
     # ------------------------------------------------------------------ how
     def with_body(self, **fields: Any) -> "ConvertRequestBuilder":

@@ -84,6 +84,24 @@ def a_report_response(report: str) -> HttpResponse:
     return HttpResponse(json.dumps(template(report)), 200)
 
 
+# The numerator of each daily metric in a stats entry's ``totals``, and the metric's scale.
+_DAILY_NUMERATORS = {"conversion_rate": ("conversions", 100), "avg_revenue_per_visitor": ("revenue", 1),
+                     "avg_products_ordered_per_visitor": ("products", 1)}
+
+
+def a_daily_report_response(goal: int, metric: str = "conversion_rate") -> HttpResponse:
+    """The sample ``daily_report`` answer for the goal the request asked for; each day's ``value`` is the metric
+    of its ``totals`` (rounded to 2 decimals, as Convert does), so the connector can tell how to read them
+    (``components/daily_totals.py``). The sample's one day, 2025-12-22, is after any baseline day the tests ask from."""
+    body = template("daily_report")
+    body["data"]["reportData"]["goal_id"] = goal
+    numerator, scale = _DAILY_NUMERATORS[metric]
+    for variation in body["data"]["reportData"]["variations"]:
+        for stat in variation["stats"]:
+            stat["value"] = round(stat["totals"][numerator] * scale / stat["visitors"], 2)
+    return HttpResponse(json.dumps(body), 200)
+
+
 def an_error_response(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
     """Convert's error body: ``{"code": status, "message": ...}``."""
     return HttpResponse(json.dumps({"code": status, "message": message}), status, dict(headers or {}))

@@ -5,10 +5,11 @@ the lookback, as Convert's ``max_running_timestamp``/``end_time`` tell."""
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_list_response, a_report_response, an_experience
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import report_cursors
 
 _STREAM = "aggregated_reports"
 DAY = 86400
@@ -50,7 +51,8 @@ def test_a_first_sync_reads_every_started_experience_and_flattens_its_report(htt
     )
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"ran_until": str(T + 100)}
-    assert state["parent_state"] == {"started_experiences": {"ran_until": str(T + 100)}}
+    assert state["parent_state"] == report_cursors({PROJECT_ID: T + 100})
+    assert {m.record.data["project_id"] for m in output.records} == {int(PROJECT_ID)}
 
 
 def test_a_later_sync_skips_experiences_that_stopped_before_the_lookback(http_mocker: HttpMocker) -> None:
@@ -66,8 +68,7 @@ def test_a_later_sync_skips_experiences_that_stopped_before_the_lookback(http_mo
             ConvertRequestBuilder.experience_report(experience_id, "aggregated_report").with_body(utc_offset=0).build(),
             a_report_response("aggregated_report"),
         )
-    state = {"use_global_cursor": True, "state": {"ran_until": str(T)},
-             "parent_state": {"started_experiences": {"ran_until": str(T)}}}
+    state = {"use_global_cursor": True, "state": {"ran_until": str(T)}, "parent_state": report_cursors({PROJECT_ID: T})}
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state)

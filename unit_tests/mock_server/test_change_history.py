@@ -7,10 +7,11 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.mock_http.response_builder import FieldPath
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import cursors_by_project, per_project
 
 _STREAM = "change_history"
 T = 1_766_000_000
@@ -22,6 +23,11 @@ def history_page(page: int) -> ConvertRequestBuilder:
 
 def events(*timestamps: int, first_id: int = 1):
     return [a_change_event(first_id + index, value, "goal", 400001) for index, value in enumerate(timestamps)]
+
+
+def saved_at(timestamp: int) -> dict:
+    """The state a sync that read up to ``timestamp`` saved: the project's cursor, and nothing global."""
+    return per_project("timestamp", {PROJECT_ID: timestamp})
 
 
 def timestamps(output):
@@ -37,11 +43,11 @@ def test_a_later_sync_stops_paging_at_the_saved_cursor_and_keeps_its_second(http
     )
 
     # When
-    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state={"timestamp": str(T + 20)})
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T + 20))
 
     # Then: the saved second itself is read again (events written in it after the last read are not lost)
     assert timestamps(output) == list(range(T + 100, T + 19, -1))
-    assert output.most_recent_state.stream_state.__dict__ == {"timestamp": str(T + 100)}
+    assert cursors_by_project(output.most_recent_state.stream_state.__dict__) == {PROJECT_ID: {"timestamp": str(T + 100)}}
 
 
 def test_a_first_sync_reads_back_to_the_start_date_inclusive(http_mocker: HttpMocker) -> None:
@@ -65,7 +71,7 @@ def test_an_event_a_page_shift_shows_twice_is_emitted_once(http_mocker: HttpMock
     http_mocker.post(history_page(3).build(), a_list_response(_STREAM).with_records(events(T + 2, T + 1, first_id=99)).with_items_count(102).build())
 
     # When
-    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state={"timestamp": str(T)})
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T))
 
     # Then
     ids = [message.record.data["id"] for message in output.records]
@@ -78,11 +84,11 @@ def test_a_saved_cursor_ahead_of_the_local_clock_still_reads_newer_events(http_m
     http_mocker.post(history_page(1).build(), a_list_response(_STREAM).with_records(events(ahead + 5, ahead - 5)).build())
 
     # When
-    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state={"timestamp": str(ahead)})
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(ahead))
 
     # Then
     assert timestamps(output) == [ahead + 5]
-    assert output.most_recent_state.stream_state.__dict__ == {"timestamp": str(ahead + 5)}
+    assert cursors_by_project(output.most_recent_state.stream_state.__dict__) == {PROJECT_ID: {"timestamp": str(ahead + 5)}}
 
 
 def test_an_event_without_a_numeric_timestamp_fails_the_stream_instead_of_vanishing(http_mocker: HttpMocker) -> None:
@@ -91,7 +97,7 @@ def test_an_event_without_a_numeric_timestamp_fails_the_stream_instead_of_vanish
     http_mocker.post(history_page(1).build(), a_list_response(_STREAM).with_records([broken]).build())
 
     # When
-    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state={"timestamp": str(T - 10)})
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
 
     # Then
     assert output.records == []

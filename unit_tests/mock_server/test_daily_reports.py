@@ -1,6 +1,10 @@
 """daily_reports: one request per started experience, goal and metric (revenue metrics for revenue
-goals only), from the cursor day minus the lookback with no end; one row per goal, variation, day
-and metric, the day in the report time zone."""
+goals only), with no end; one row per goal, variation, day and metric, the day in the report time zone.
+
+The days start at the project's window start: its saved ``ran_until`` (parent state) minus the lookback,
+on a first sync the start date. The request starts at the midnight of the day before (minus the
+offset east of UTC): that day is only the baseline for running totals and is never a row. The ``day``
+cursor is only what the destination sees."""
 
 import datetime as dt
 import json
@@ -8,10 +12,11 @@ import json
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
-from unit_tests.mock_server.response_builder import a_list_response, an_experience, template
+from unit_tests.mock_server.response_builder import a_daily_report_response, a_list_response, an_experience
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import report_cursors
 
 _STREAM = "daily_reports"
 DAY = 86400
@@ -24,11 +29,8 @@ def midnight(day: str) -> int:
     return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp())
 
 
-def a_daily_report_of(goal: int) -> HttpResponse:
-    """The sample daily report, for the goal the request asked for."""
-    body = template("daily_report")
-    body["data"]["reportData"]["goal_id"] = goal
-    return HttpResponse(json.dumps(body), 200)
+def a_daily_report_of(goal: int, metric: str = "conversion_rate") -> HttpResponse:
+    return a_daily_report_response(goal, metric)
 
 
 def daily_report(experience_id: int, goal: int, metric: str, start_time: int, utc_offset: int = 0) -> ConvertRequestBuilder:
@@ -39,7 +41,7 @@ def daily_report(experience_id: int, goal: int, metric: str, start_time: int, ut
     )
 
 
-def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_start_date(http_mocker: HttpMocker) -> None:
+def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_day_before_the_start_date(http_mocker: HttpMocker) -> None:
     # Given: one running experience with a revenue goal and a click goal
     http_mocker.post(
         ConvertRequestBuilder.started_experiences().build(),
@@ -47,10 +49,10 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_start_date(http_mo
             [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=T, goals=[REVENUE_GOAL, CLICK_GOAL])]
         ).build(),
     )
-    start = midnight("2025-12-01")
+    start = midnight("2025-11-30")  # the baseline day before the start date 2025-12-01
     for goal, metric in [(11, "conversion_rate"), (11, "avg_revenue_per_visitor"), (11, "avg_products_ordered_per_visitor"),
                          (12, "conversion_rate")]:
-        http_mocker.post(daily_report(5, goal, metric, start).build(), a_daily_report_of(goal))
+        http_mocker.post(daily_report(5, goal, metric, start).build(), a_daily_report_of(goal, metric))
 
     # When
     output = read_stream(ConfigBuilder().with_start_date("2025-12-01").build(), _STREAM, SyncMode.incremental)
@@ -59,14 +61,21 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_start_date(http_mo
     rows = {(r["goal_id"], r["metric"], r["variation_id"]): r for r in (m.record.data for m in output.records)}
     assert len(rows) == 8
     row = rows[(12, "conversion_rate", 700002)]
-    assert (row["experience_id"], row["day"], row["value"], row["visitors"], row["report_type"]) == (
-        5, "2025-12-22", 7.3, 118, "non_cumulative",
+    assert (row["experience_id"], row["day"], row["value"], row["visitors"], row["conversions"], row["report_type"]) == (
+        5, "2025-12-22", 7.63, 118, 9, "non_cumulative",
     )
-    assert output.most_recent_state.stream_state.__dict__["state"] == {"day": "2025-12-22"}
+    revenue_row = rows[(11, "avg_revenue_per_visitor", 700001)]
+    assert (revenue_row["value"], revenue_row["visitors"], revenue_row["revenue"], revenue_row["products"]) == (2.58, 120, 310.0, 9)
+    state = output.most_recent_state.stream_state.__dict__
+    assert state["state"] == {"day": "2025-12-22"}
+    assert state["parent_state"] == report_cursors({PROJECT_ID: T})
+    assert {m.record.data["project_id"] for m in output.records} == {int(PROJECT_ID)}
 
 
-def test_a_later_sync_starts_at_the_cursor_day_minus_the_lookback(http_mocker: HttpMocker) -> None:
-    # Given: saved day 2025-12-20, lookback 3 days; only the revenue metric of interest is configured
+def test_a_later_sync_starts_at_the_project_s_saved_ran_until_minus_the_lookback(http_mocker: HttpMocker) -> None:
+    # Given: the project's saved ran_until T (2025-12-17T19:33:20Z), lookback 3 days: the first day to deliver
+    # is 2025-12-14, so the request starts at the baseline day 2025-12-13. The saved day cursor (2025-12-20)
+    # is only a display cursor and decides nothing. Only the revenue metric of interest is configured.
     http_mocker.post(
         ConvertRequestBuilder.started_experiences().build(),
         a_list_response("experiences").with_records(
@@ -75,9 +84,9 @@ def test_a_later_sync_starts_at_the_cursor_day_minus_the_lookback(http_mocker: H
                            goals=[REVENUE_GOAL])]
         ).build(),
     )
-    http_mocker.post(daily_report(5, 11, "avg_revenue_per_visitor", midnight("2025-12-17")).build(), a_daily_report_of(11))
-    state = {"use_global_cursor": True, "state": {"day": "2025-12-20"},
-             "parent_state": {"started_experiences": {"ran_until": str(T)}}}
+    http_mocker.post(daily_report(5, 11, "avg_revenue_per_visitor", midnight("2025-12-13")).build(),
+                     a_daily_report_of(11, "avg_revenue_per_visitor"))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-20"}, "parent_state": report_cursors({PROJECT_ID: T})}
     config = ConfigBuilder().with_field("daily_report_metrics", ["avg_revenue_per_visitor"]).build()
 
     # When
@@ -87,8 +96,8 @@ def test_a_later_sync_starts_at_the_cursor_day_minus_the_lookback(http_mocker: H
     assert {(m.record.data["experience_id"], m.record.data["metric"]) for m in output.records} == {(5, "avg_revenue_per_visitor")}
 
 
-def test_east_of_utc_the_window_starts_at_the_earlier_reading_of_the_first_midnight(http_mocker: HttpMocker) -> None:
-    # Given: UTC+05:30
+def test_east_of_utc_the_window_starts_at_the_earlier_reading_of_the_baseline_midnight(http_mocker: HttpMocker) -> None:
+    # Given: UTC+05:30; the baseline day 2025-11-30 starts at 2025-11-30T00:00 local, read as UTC or as local time
     http_mocker.post(
         ConvertRequestBuilder.started_experiences().build(),
         a_list_response("experiences").with_records(
@@ -96,7 +105,7 @@ def test_east_of_utc_the_window_starts_at_the_earlier_reading_of_the_first_midni
         ).build(),
     )
     http_mocker.post(
-        daily_report(5, 12, "conversion_rate", midnight("2025-12-01") - 19800, utc_offset=19800).build(),
+        daily_report(5, 12, "conversion_rate", midnight("2025-11-30") - 19800, utc_offset=19800).build(),
         a_daily_report_of(12),
     )
     config = ConfigBuilder().with_start_date("2025-12-01").with_field("report_utc_offset_hours", 5.5).build()
@@ -107,3 +116,30 @@ def test_east_of_utc_the_window_starts_at_the_earlier_reading_of_the_first_midni
     # Then: the sample's stamp 2025-12-22T00:00Z is a UTC midnight, so the local-midnight reading keeps its day
     assert {m.record.data["day"] for m in output.records} == {"2025-12-22"}
     assert {m.record.data["utc_offset"] for m in output.records} == {19800}
+
+
+def test_the_baseline_day_the_request_starts_at_is_never_a_row(http_mocker: HttpMocker) -> None:
+    # Given: a later sync whose first day to deliver is 2025-12-14 (saved ran_until T, lookback 3 days), so
+    # the request starts at 2025-12-13; Convert answers that day too, with running totals (6, then 10)
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=T, goals=[CLICK_GOAL])]
+        ).build(),
+    )
+    stats = [
+        {"timestamp": midnight("2025-12-13"), "value": 5.0, "visitors": 120, "totals": {"conversions": 6, "revenue": None, "products": None}},
+        {"timestamp": midnight("2025-12-14"), "value": 4.0, "visitors": 100, "totals": {"conversions": 10, "revenue": None, "products": None}},
+    ]
+    body = {"data": {"reportData": {"goal_id": 12, "variations": [{"id": 700001, "stats": stats}]}}}
+    http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-12-13")).build(), HttpResponse(json.dumps(body), 200))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-16"}, "parent_state": report_cursors({PROJECT_ID: T})}
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state)
+
+    # Then: one row, the first delivered day, with that day's own conversions (10 - 6)
+    assert [(m.record.data["day"], m.record.data["conversions"], m.record.data["visitors"]) for m in output.records] == [
+        ("2025-12-14", 4, 100),
+    ]
+    assert output.errors == []

@@ -1,5 +1,7 @@
 """experience_details: the experiences list with every include and expansion in its body; later syncs
-re-read the experiences history names and, because stats change without events, every active one."""
+re-read the experiences history names and, because stats change without events and edits inside an
+experience are logged in its own history, every experience that can still be edited (any status but
+archived and deleted)."""
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
@@ -8,9 +10,11 @@ from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, records_with_ids
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import changed_list_state_of
 
 _STREAM = "experience_details"
 _STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
+_EDITABLE = ["draft", "active", "paused", "completed", "scheduled"]
 _SAVED, _NEWEST = 1_766_000_000, 1_766_500_000
 
 
@@ -41,8 +45,8 @@ def test_a_first_sync_asks_for_every_include_and_expansion(http_mocker: HttpMock
     assert [variation["name"] for variation in record["variations"]] == ["Original", "Green button"]
 
 
-def test_a_later_sync_re_reads_the_changed_and_every_active_experience(http_mocker: HttpMocker) -> None:
-    # Given: one event about experience 4 (paused); experience 9 is running
+def test_a_later_sync_re_reads_the_changed_and_every_editable_experience(http_mocker: HttpMocker) -> None:
+    # Given: one event about experience 4 (archived since); 9 is running and 10 a draft, both without events
     http_mocker.post(
         ConvertRequestBuilder.object_changes("experience").build(),
         a_list_response("change_history").with_records([a_change_event(50, _NEWEST, "experience", 4)]).build(),
@@ -52,15 +56,14 @@ def test_a_later_sync_re_reads_the_changed_and_every_active_experience(http_mock
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [4])).build(),
     )
     http_mocker.post(
-        details_page().with_partition(status=["active"]).build(),
-        a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [9])).build(),
+        details_page().with_partition(status=_EDITABLE).build(),
+        a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [9, 10])).build(),
     )
-    state = {"use_global_cursor": True, "state": {"changed_at": str(_SAVED)},
-             "parent_state": {"object_changes": {"timestamp": str(_SAVED)}}}
+    state = changed_list_state_of(_SAVED)
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state)
 
     # Then
-    assert sorted(message.record.data["id"] for message in output.records) == [4, 9]
+    assert sorted(message.record.data["id"] for message in output.records) == [4, 9, 10]
     assert {message.record.data["changed_at"] for message in output.records} == {_NEWEST}

@@ -9,7 +9,7 @@ POST list (a re-signed attempt after a bad answer) are here too, as this is the 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import (
     a_change_event,
@@ -19,6 +19,7 @@ from unit_tests.mock_server.response_builder import (
     records_with_ids,
 )
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import changed_list_state_of, history_cursors
 
 _STREAM = "experiences"
 _STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
@@ -31,8 +32,8 @@ def experiences_page(page: int = 1) -> ConvertRequestBuilder:
 
 
 def state_at(timestamp: int) -> dict:
-    return {"use_global_cursor": True, "state": {"changed_at": str(timestamp)},
-            "parent_state": {"object_changes": {"timestamp": str(timestamp)}}}
+    """What a sync that ended at history time ``timestamp`` saved for the one configured project."""
+    return changed_list_state_of(timestamp)
 
 
 def given_the_newest_event_is(http_mocker: HttpMocker, timestamp: int) -> None:
@@ -50,11 +51,13 @@ def test_a_first_sync_reads_every_status_and_stamps_records_with_convert_s_newes
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
 
-    # Then
-    assert [(m.record.data["id"], m.record.data["changed_at"]) for m in output.records] == [(1, _NEWEST), (2, _NEWEST)]
+    # Then: records carry their project (an integer, as Convert's own ids)
+    assert [(m.record.data["id"], m.record.data["changed_at"], m.record.data["project_id"]) for m in output.records] == [
+        (1, _NEWEST, int(PROJECT_ID)), (2, _NEWEST, int(PROJECT_ID)),
+    ]
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"changed_at": str(_NEWEST)}
-    assert state["parent_state"] == {"object_changes": {"timestamp": str(_NEWEST)}}
+    assert state["parent_state"] == history_cursors({PROJECT_ID: _NEWEST})
 
 
 def test_a_newest_event_without_a_numeric_timestamp_stops_the_sync_instead_of_re_reading_forever(
@@ -113,7 +116,7 @@ def test_a_later_sync_re_reads_only_the_experiences_history_names(http_mocker: H
 
     # Then: each named experience once, stamped and saved with the newest event read
     assert [(m.record.data["id"], m.record.data["changed_at"]) for m in output.records] == [(3, _NEWEST), (7, _NEWEST)]
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == {"object_changes": {"timestamp": str(_NEWEST)}}
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == history_cursors({PROJECT_ID: _NEWEST})
 
 
 def test_without_new_events_a_later_sync_reads_no_list(http_mocker: HttpMocker) -> None:
@@ -126,7 +129,7 @@ def test_without_new_events_a_later_sync_reads_no_list(http_mocker: HttpMocker) 
 
     # Then: no experiences request (none is mocked), and the cursor stays
     assert output.records == [] and output.errors == []
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == {"object_changes": {"timestamp": str(_SAVED)}}
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == history_cursors({PROJECT_ID: _SAVED})
 
 
 def test_a_saved_cursor_later_than_convert_s_newest_event_re_reads_the_whole_list(http_mocker: HttpMocker) -> None:
@@ -141,9 +144,7 @@ def test_a_saved_cursor_later_than_convert_s_newest_event_re_reads_the_whole_lis
     # Then: the whole list, one warning, and the cursor is Convert's again
     assert [message.record.data["changed_at"] for message in output.records] == [_SAVED - 3600] * 2
     assert output.is_in_logs("did not come from Convert's clock")
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == {
-        "object_changes": {"timestamp": str(_SAVED - 3600)}
-    }
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == history_cursors({PROJECT_ID: _SAVED - 3600})
 
 
 def test_more_changed_experiences_than_a_page_are_re_read_in_batches_of_fifty(http_mocker: HttpMocker) -> None:

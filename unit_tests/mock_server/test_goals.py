@@ -8,6 +8,7 @@ from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, records_with_ids
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import changed_list_state_of
 
 _STREAM = "goals"
 _SAVED, _NEWEST = 1_766_000_000, 1_766_500_000
@@ -42,8 +43,7 @@ def test_a_later_sync_asks_the_goal_history_and_re_reads_the_named_goals(http_mo
         ConvertRequestBuilder.project_list("goals").with_partition(status=["active", "archived"], only=[11, 12]).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [11, 12])).build(),
     )
-    state = {"use_global_cursor": True, "state": {"changed_at": str(_SAVED)},
-             "parent_state": {"object_changes": {"timestamp": str(_SAVED)}}}
+    state = changed_list_state_of(_SAVED)
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state)

@@ -3,10 +3,11 @@
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_list_response, a_record
 from unit_tests.mock_server.runner import read_stream
+from unit_tests.mock_server.states import cursors_by_project, per_project
 
 _STREAM = "knowledge_bases"
 T = 1_766_000_000
@@ -30,8 +31,8 @@ def test_a_first_sync_reads_every_page_and_saves_the_newest_update(http_mocker: 
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
 
     # Then
-    assert [message.record.data["id"] for message in output.records] == [2, 1]
-    assert output.most_recent_state.stream_state.__dict__ == {"updated_at": str(T + 9)}
+    assert [(m.record.data["id"], m.record.data["project_id"]) for m in output.records] == [(2, int(PROJECT_ID)), (1, int(PROJECT_ID))]
+    assert cursors_by_project(output.most_recent_state.stream_state.__dict__) == {PROJECT_ID: {"updated_at": str(T + 9)}}
 
 
 def test_a_later_sync_reads_only_what_changed_since_the_cursor(http_mocker: HttpMocker) -> None:
@@ -40,7 +41,7 @@ def test_a_later_sync_reads_only_what_changed_since_the_cursor(http_mocker: Http
     http_mocker.post(knowledge_bases_page(1).build(), a_list_response(_STREAM).with_records(page).with_items_count(300).build())
 
     # When
-    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state={"updated_at": str(T + 40)})
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=per_project("updated_at", {PROJECT_ID: T + 40}))
 
     # Then: updated at or after the cursor
     assert [message.record.data["updated_at"] for message in output.records] == list(range(T + 60, T + 39, -1))

@@ -5,7 +5,7 @@ import pytest
 
 from airbyte_cdk.test.mock_http import HttpMocker
 
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_list_response, records_with_ids
 from unit_tests.mock_server.runner import read_stream
@@ -35,8 +35,8 @@ def test_each_list_asks_for_its_resource_sort_and_statuses(http_mocker: HttpMock
     # When
     output = read_stream(ConfigBuilder().build(), stream)
 
-    # Then
-    assert [message.record.data["id"] for message in output.records] == [11, 12]
+    # Then: each record names its project, an integer as Convert's ids are
+    assert [(m.record.data["id"], m.record.data["project_id"]) for m in output.records] == [(11, int(PROJECT_ID)), (12, int(PROJECT_ID))]
     assert output.errors == []
 
 

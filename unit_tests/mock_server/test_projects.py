@@ -1,4 +1,5 @@
-"""projects: the account's web and fullstack projects of every status, sorted by id, paged."""
+"""projects: the account's web and fullstack projects of every status (active, inactive, suspended), sorted
+by id, paged. The request is spelled out here once; other tests use ``ConvertRequestBuilder.projects()``."""
 
 from airbyte_cdk.test.mock_http import HttpMocker
 
@@ -11,8 +12,13 @@ _STREAM = "projects"
 
 
 def projects_request() -> ConvertRequestBuilder:
-    return ConvertRequestBuilder.account_list("projects").with_body(
-        project_type=["web", "fullstack"], status=["active", "inactive"]
+    return ConvertRequestBuilder.projects()
+
+
+def test_the_builder_asks_for_both_project_types_and_every_status() -> None:
+    assert ConvertRequestBuilder.projects().body() == (
+        b'{"sort_by":"id","sort_direction":"asc","project_type":["web","fullstack"],'
+        b'"status":["active","inactive","suspended"],"page":1,"results_per_page":50}'
     )
 
 
