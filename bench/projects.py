@@ -284,7 +284,7 @@ def sync_figures(m: Measured, stats: Mapping[str, Any], minimum: Mapping[str, Di
             "ideal_s": round(ideal, 2), "wall_over_bound": round(m.wall_s / bound, 3) if bound else None,
             "span_over_bound": round(span / bound, 3) if bound else None,
             "wall_over_ideal": round(m.wall_s / ideal, 3) if ideal else None,
-            "peak_in_flight": stats["peak_in_flight"], "max_in_flight": stats["max_in_flight"],
+            "peak_in_flight": stats["peak_in_flight"],
             "cpu_s": round(m.cpu_s, 2), "peak_rss_mb": round(m.maxrss_kb / 1024, 1), "rc": m.returncode,
             "non_200": _non_200(stats), "errors": m.errors[:2], "stderr_tail": m.stderr_tail[-800:] if m.returncode else ""}
 

@@ -10,7 +10,7 @@ Scenarios (each can be skipped):
              records per CPU-second, peak RSS; with --verify, whether both emit the same records;
              plus one sync of all streams together, and ``source-convert spec`` start-up.
 * latency  - the report streams over many partitions with server latency, at several concurrencies:
-             wall time versus minimum requests x latency / concurrency, and the simulator's max in flight.
+             wall time versus minimum requests x latency / concurrency, and the simulator's peak in flight.
 * memory   - experiences + experience_details at growing sizes: peak RSS of the connector process.
 * projects - (not in the default set: ``--projects`` or ``--only projects``; bench/projects.py) project_id
              "*" over the simulator's three projects, every stream: a first sync and an incremental sync
@@ -451,13 +451,12 @@ def scenario_latency(args: argparse.Namespace, work: Workdir) -> Dict[str, Any]:
                 "check": check_requests(stats, streams, facts), "minimum": minimum, "ideal_s": round(ideal, 2),
                 "wall_s": round(m.wall_s, 2),
                 "wall_over_ideal": round(m.wall_s / ideal, 3), "server_span_s": round(span, 2),
-                "span_over_ideal": round(span / ideal, 3), "max_in_flight": stats["max_in_flight"],
-                "peak_in_flight": stats.get("peak_in_flight"),
+                "span_over_ideal": round(span / ideal, 3), "peak_in_flight": stats["peak_in_flight"],
                 "cpu_s": round(m.cpu_s, 2), "peak_rss_mb": round(m.maxrss_kb / 1024, 1), "rc": m.returncode,
                 "non_200": _non_200(stats), "errors": m.errors[:2],
             })
             print(f"  .. latency c={concurrency} wall={m.wall_s:.1f}s ideal={ideal:.1f}s "
-                  f"max_in_flight={stats['max_in_flight']}", file=sys.stderr, flush=True)
+                  f"peak_in_flight={stats['peak_in_flight']}", file=sys.stderr, flush=True)
     return {"experiences": args.latency_experiences, "latency_s": args.latency, "streams": streams,
             "facts": facts, "rows": rows, "repeated_prerequisites": repeated_prerequisites(streams, facts)}
 
@@ -588,12 +587,12 @@ def report(results: Dict[str, Any]) -> str:
         out.append("ideal = minimum requests x latency / concurrency; the minimum counts the report streams' "
                    f"experience list once ({latency['repeated_prerequisites']} fewer than the sum of the two streams' "
                    "minima), as the connector reads it. The check (one request before any stream) is not in the "
-                   "ideal. peak in flight: the simulator's peak_in_flight (request read to response written).\n")
+                   "ideal. peak in flight: the simulator's peak_in_flight (request read to answer ready).\n")
         out.append(table(["concurrency", "records", "requests", "check", "min req", "ideal s", "wall s", "wall/ideal",
-                          "server span s", "span/ideal", "max in flight", "peak in flight", "CPU s", "peak RSS MB"],
+                          "server span s", "span/ideal", "peak in flight", "CPU s", "peak RSS MB"],
                          [[r["concurrency"], r["records"], r["requests"], r["check"], r["minimum"], r["ideal_s"],
                            r["wall_s"], r["wall_over_ideal"], r["server_span_s"], r["span_over_ideal"],
-                           r["max_in_flight"], r.get("peak_in_flight"), r["cpu_s"], r["peak_rss_mb"]]
+                           r["peak_in_flight"], r["cpu_s"], r["peak_rss_mb"]]
                           for r in latency["rows"]]))
     memory = results.get("memory")
     if memory:

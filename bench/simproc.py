@@ -7,7 +7,7 @@ one JSON line per command read from stdin:
 
     reset      clear the request log and the in-flight high-water marks
     stats      request counts of the log (total, per endpoint kind, per project and kind, per status),
-               max in flight, peak in flight, server span
+               peak in flight, server span
     facts      ``project_facts`` of every project of the account (for the multi-project benchmark)
     advance N  ``Dataset.advance(N)`` (changes in every project); answers the changed objects
     quit       stop the server and exit
@@ -188,7 +188,6 @@ def stats(sim: ConvertSimulator) -> Dict[str, Any]:
         "by_project_kind": dict(by_project),
         "by_status": dict(statuses),
         "auth_failures": sum(1 for r in log if not r.auth_ok),
-        "max_in_flight": sim.max_in_flight,
         "peak_in_flight": sim.peak_in_flight,
         "first_started": min((r.started for r in log), default=None),
         "last_ended": max((r.ended for r in log), default=None),

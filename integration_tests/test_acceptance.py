@@ -97,13 +97,17 @@ def cursor_value(state: Mapping[str, Any], field: str) -> Optional[Any]:
 
 
 def project_cursors(state: Mapping[str, Any]) -> Dict[int, Any]:
-    """Each project's cursor: the stream's own per-project entries, or those of the parent whose cursor
+    """Each project's (oldest) cursor: the stream's own per-project entries, or those of the parent whose cursor
     decides what the stream reads (``changed_at`` follows the history ``timestamp``, ``ran_until`` the
     started experiences'). Records of a project are compared with that project's cursor."""
     entries = state.get("states")
     if entries is None:
         entries = next((parent["states"] for parent in (state.get("parent_state") or {}).values() if "states" in parent), [])
-    return {int(entry["partition"]["project_id"]): next(iter(entry["cursor"].values())) for entry in entries}
+    cursors: Dict[int, Any] = {}
+    for entry in entries:  # a stream may keep several cursors per project (one per experience): the oldest counts
+        project, value = int(entry["partition"]["project_id"]), next(iter(entry["cursor"].values()))
+        cursors[project] = min(cursors.get(project, value), value, key=comparable)
+    return cursors
 
 
 def comparable(value: Any) -> Any:

@@ -40,6 +40,9 @@ CASES: List[Tuple[str, Dict[str, Any], str]] = [
     ("account_float", {"account_id": 12.5}, "account_id"),
     ("project_fullwidth_digits", {"project_id": "\uff12\uff10\uff10\uff10\uff10\uff12"}, "project_id"),
     ("project_too_many_digits", {"project_id": "1" * 16}, "project_id"),
+    ("project_listed_twice", {"project_id": "200002, 200003, 200002"}, "project_id"),
+    ("project_empty_entry", {"project_id": "200002,,200003"}, "project_id"),
+    ("project_star_in_a_list", {"project_id": "200002, *"}, "project_id"),
     ("key_id_empty", {"key_id": ""}, "key_id"),
     ("key_id_whitespace", {"key_id": "   "}, "key_id"),
     ("key_id_unicode", {"key_id": "cl\u00e9-\u00fc\U0001f511"}, "key_id"),
@@ -199,11 +202,27 @@ def test_unusable_catalog_or_state_file_gets_a_clear_message():
 
 
 # --------------------------------------------------------------------------- connections that cannot work
-# (case id, config changes, words the message must hold): Convert's 401, 403 and 404, each naming the field.
-REFUSED: List[Tuple[str, Dict[str, Any], Tuple[str, ...]]] = [
-    ("wrong_key_secret", {"key_secret": "not-the-key-secret"}, ("HTTP 401", "Key ID", "Key Secret")),
-    ("foreign_account", {"account_id": "999"}, ("HTTP 403", "account 999", "Account ID")),
-    ("missing_project", {"project_id": "999999"}, ("HTTP 404", "project 999999", "Project ID")),
+REFUSED_SEED, REFUSED_EXPERIENCES = 7, 20
+# The account's projects as Convert lists them (by id), which the message for a missing project names.
+VISIBLE = ", ".join(str(p) for p in sorted(Dataset.generate(seed=REFUSED_SEED, experiences=REFUSED_EXPERIENCES).projects))
+# (case id, config changes, words the message must hold, the paths requested in order, the most requests):
+# Convert's 401 and 403 and a project the account does not list, each naming the field. The check is one
+# request of the account's projects list; a first 401 is re-signed and sent once more; when the list is
+# refused (403), each configured project is tried with one request of its own before the check fails.
+REFUSED: List[Tuple[str, Dict[str, Any], Tuple[str, ...], List[str], int]] = [
+    ("wrong_key_secret", {"key_secret": "not-the-key-secret"}, ("HTTP 401", "Key ID", "Key Secret"),
+     ["/accounts/100001/projects"], 2),
+    ("foreign_account", {"account_id": "999"}, ("HTTP 403", "account 999", "Account ID"),
+     ["/accounts/999/projects", "/accounts/999/projects/200002/tags"], 2),
+    ("missing_project", {"project_id": "999999"},
+     ("Project 999999 is not among the projects of account 100001", f"can see ({VISIBLE})", "Project ID"),
+     ["/accounts/100001/projects"], 1),
+    ("missing_one_of_the_listed_projects", {"project_id": "200002, 999999, 200004"},
+     ("Project 999999 is not among the projects of account 100001", f"can see ({VISIBLE})", "Project ID"),
+     ["/accounts/100001/projects"], 1),
+    ("missing_two_of_the_listed_projects", {"project_id": "999998, 200002, 999999"},
+     ("Projects 999998, 999999 are not among the projects of account 100001", "Project ID"),
+     ["/accounts/100001/projects"], 1),
 ]
 
 
@@ -257,8 +276,8 @@ def assert_fails_once(attempt: Attempt, command: str, failure_type: Optional[str
 def refused() -> Dict[Tuple[str, str], Attempt]:
     """check and read (of every stream) for each refused config, one simulator per case."""
 
-    def attempt(case: Tuple[str, Dict[str, Any], Tuple[str, ...]], command: str) -> Attempt:
-        with ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=20)) as server:
+    def attempt(case: Tuple[str, Dict[str, Any], Tuple[str, ...], List[str], int], command: str) -> Attempt:
+        with ConvertSimulator(dataset=Dataset.generate(seed=REFUSED_SEED, experiences=REFUSED_EXPERIENCES)) as server:
             return _attempt(server, command, server.config(**case[1]))
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -267,13 +286,16 @@ def refused() -> Dict[Tuple[str, str], Attempt]:
 
 
 @pytest.mark.parametrize("command", ["check", "read"])
-@pytest.mark.parametrize("case_id, words", [(case[0], case[2]) for case in REFUSED], ids=[case[0] for case in REFUSED])
-def test_a_refused_key_account_or_project_fails_once_naming_the_field(refused, request, case_id, words, command):
+@pytest.mark.parametrize("case_id, words, paths, most", [case[0:1] + case[2:] for case in REFUSED],
+                         ids=[case[0] for case in REFUSED])
+def test_a_refused_key_account_or_project_fails_once_naming_the_field(refused, request, case_id, words, paths, most,
+                                                                      command):
     attempt = refused[(case_id, command)]
     request.node.user_properties.append(("seconds_to_fail", round(attempt.seconds, 1)))  # measured, not asserted
     assert_fails_once(attempt, command, "config_error", *words)
-    # One check request (a first 401 is re-signed and sent once more), then nothing: no stream started.
-    assert 1 <= len(attempt.paths) <= 2 and len(set(attempt.paths)) == 1, attempt.paths
+    # The check's requests, then nothing: no stream started.
+    assert [path.split("/api/v2", 1)[1] for path in dict.fromkeys(attempt.paths)] == paths, attempt.paths
+    assert len(attempt.paths) <= most, attempt.paths
     if command == "read":
         assert not [log for log in _logs(attempt.run) if "Syncing stream" in log["message"]]
 
@@ -348,6 +370,13 @@ def _no_control_characters(config: Dict[str, Any]) -> bool:
     return not any(isinstance(v, str) and any(ord(c) < 32 or ord(c) == 127 for c in v) for v in config.values())
 
 
+def _no_repeated_project(config: Dict[str, Any]) -> bool:
+    # The pattern allows any list of project IDs; the connector refuses a project listed twice (tested
+    # by the CLI cases above).
+    entries = [entry.strip() for entry in str(config.get("project_id", "")).split(",")]
+    return len(entries) == len(set(entries))
+
+
 def _real_port(config: Dict[str, Any]) -> bool:
     # The URL pattern allows any five digits after ":"; the connector refuses ports 0 and above 65535.
     match = re.match(r"^[a-z]+://(\[[^]]+\]|[^/:]+)(:(\d+))?", config.get("api_base_url", ""))
@@ -356,7 +385,8 @@ def _real_port(config: Dict[str, Any]) -> bool:
 
 @st.composite
 def valid_configs(draw) -> Dict[str, Any]:
-    config = draw(from_schema(_schema_without(["start_date"])).filter(_no_control_characters).filter(_real_port))
+    config = draw(from_schema(_schema_without(["start_date"])).filter(_no_control_characters).filter(_real_port)
+                  .filter(_no_repeated_project))
     if draw(st.booleans()):
         config["start_date"] = draw(real_start_dates)
     return config

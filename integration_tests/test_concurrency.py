@@ -91,7 +91,7 @@ def read(sim: ConvertSimulator, concurrency: int, catalog: Dict[str, Any], delet
     run = run_connector("read", sim.config(max_concurrent_requests=concurrency), catalog, state=state, timeout=300)
     assert run.returncode == 0 and not run.errors, run.stdout[-3000:]
     answers = Counter("reset" if r.status == 0 else r.fault or r.status for r in sim.requests)
-    return run, sim.max_in_flight, answers
+    return run, sim.peak_in_flight, answers
 
 
 def assert_same_records(serial: ConnectorRun, concurrent: ConnectorRun) -> None:

@@ -338,7 +338,7 @@ def test_max_concurrent_requests_is_never_exceeded_and_is_reached(slow_sim, limi
     result = read(slow_sim, streams, max_concurrent_requests=limit)
     assert result.returncode == 0, result.errors
     assert len(slow_sim.requests) > 20
-    assert slow_sim.max_in_flight == limit
+    assert slow_sim.peak_in_flight == limit
 
 
 def test_requests_per_minute_budget_is_respected_and_no_signature_expires(sim, monkeypatch):

@@ -103,7 +103,9 @@ def scenario_healthy() -> Outcome:
 
 # One read where every stream meets a different failure mode (each stream fails or recovers on its own).
 FAULTED_STREAMS = {
-    "tags": Fault(429, times=10**6, path_regex=r"/tags$", retry_after=0),  # the manifest's check stream
+    # the check's request (the account's projects list, before the read too)
+    "projects": Fault(429, times=10**6, path_regex=r"/accounts/\d+/projects$", retry_after=0),
+    "tags": Fault(429, times=10**6, path_regex=r"/tags$", retry_after=0),
     "goals": Fault(503, times=10**6, path_regex=r"/goals$", retry_after=0),
     "audiences": Fault(kind="not_json", times=10**6, path_regex=r"/audiences$", retry_after=0),
     "locations": Fault(kind="no_data", times=10**6, path_regex=r"/locations$", retry_after=0),
@@ -113,14 +115,14 @@ FAULTED_STREAMS = {
                      body='{"code":500,"message":"Too many requests"}'),
     "observations": None,  # its first request is judged expired (see _ExpiringSpy)
 }
-FAILING = {"tags", "goals", "audiences", "locations", "hypotheses"}
+FAILING = {"projects", "tags", "goals", "audiences", "locations", "hypotheses"}
 EXPIRED_PATH = r"/observations$"
 
 
 def scenario_faults() -> Outcome:
     faults = [fault for fault in FAULTED_STREAMS.values() if fault is not None]
     return _with_faults("key-faults", faults, {
-        "check": _check(),  # tags: 429 until the retry budget is spent (before the read too)
+        "check": _check(),  # projects: 429 until the retry budget is spent (before the read too)
         "read": _read(sorted(FAULTED_STREAMS)),
     })
 

@@ -329,12 +329,12 @@ def test_max_in_flight_counts_concurrency():
             t.start()
         for t in threads:
             t.join()
-        assert s.max_in_flight == 5
+        assert s.peak_in_flight == 5
         s.reset_log()
         with requests.Session() as session:  # keep-alive: two sequential calls on one connection
             call(s, "POST", PRJ + "/tags", {}, session=session)
             call(s, "POST", PRJ + "/tags", {}, session=session)
-        assert s.max_in_flight == 1 and s.count("POST", r"/tags$", 200) == 2
+        assert s.peak_in_flight == 1 and s.count("POST", r"/tags$", 200) == 2
 
 
 # --------------------------------------------------------------------------- mutations & reports

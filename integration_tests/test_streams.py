@@ -24,12 +24,16 @@ PROJECT_LISTS = {  # stream -> the simulator's store kind
 }
 
 
+ACCOUNT_LEVEL = ["account", "collaborators", "projects"]
+
+
 def test_check_succeeds_with_one_signed_request(simulator):
     simulator.reset_log()
     result = run_connector("check", simulator.config())
     assert result.returncode == 0
     assert result.connection_status["status"] == "SUCCEEDED"
     assert len(simulator.requests) == 1 and simulator.requests[0].auth_ok
+    assert simulator.requests[0].path == f"/api/v2/accounts/{ACCOUNT_ID}/projects"  # the account's projects list
 
 
 def test_discover_lists_every_stream_with_valid_schemas(discovered):
@@ -107,6 +111,16 @@ def test_daily_reports_one_row_per_goal_variation_day_and_metric(simulator, full
     assert {row["metric"] for row in rows} == {"conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor"}
 
 
+@pytest.mark.parametrize("stream", sorted(set(ALL_STREAMS) - set(ACCOUNT_LEVEL)))
+def test_records_of_project_level_streams_carry_their_project_as_an_integer(simulator, full_read, stream):
+    records = full_read.records_of(stream)
+    assert records or not simulator.dataset.records(WEB_PROJECT_ID, PROJECT_LISTS[stream]), stream  # (no features)
+    if not records:
+        return
+    assert {type(record["project_id"]) for record in records} == {int}
+    assert {record["project_id"] for record in records} == {WEB_PROJECT_ID}
+
+
 @pytest.mark.parametrize("stream", ALL_STREAMS)
 def test_every_record_matches_its_schema_and_has_its_primary_key(discovered, full_read, stream):
     catalog_stream = next(s for s in discovered["streams"] if s["name"] == stream)
@@ -129,13 +143,14 @@ def test_no_record_carries_a_credential(simulator, full_read):
 def test_list_requests_use_the_minimum_pages(simulator, full_read):
     """ceil(N/50) pages per list when the total is known; no request for records that do not exist."""
     base = f"/api/v2/accounts/{ACCOUNT_ID}/projects/{WEB_PROJECT_ID}/"
-    # The read starts with the manifest's check (first page of tags) before any stream.
-    assert full_read.requests[0].path == base + "tags"
+    # The read starts with the check of the configured project (the account's projects list) before any stream.
+    assert full_read.requests[0].path == f"/api/v2/accounts/{ACCOUNT_ID}/projects"
     paths = [request.path for request in full_read.requests[1:]]
     for stream, kind in PROJECT_LISTS.items():
         if stream.startswith("experience"):
             continue
         count = len(simulator.dataset.records(WEB_PROJECT_ID, kind))
-        # A first read of each change-driven list starts with one request for the newest history event.
-        probes = len(CHANGE_DRIVEN) if kind == "change-history" else 0
+        # A first read of the change-driven lists starts with one request for the project's newest
+        # history event, shared by all of them.
+        probes = 1 if kind == "change-history" else 0
         assert paths.count(base + kind) == max(1, math.ceil(count / 50)) + probes, stream

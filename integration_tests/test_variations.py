@@ -3,8 +3,8 @@
 Through the real CLI against the simulator: a first sync returns one record per variation of each
 experience in the project, field for field as the simulator's dataset holds it, in ceil(N/50) list
 requests (plus at most one change-history request, and the connection check a read may start with);
-an incremental sync re-reads the experiences the change history names, and the running ones (whose
-variations may change without a project history event).
+an incremental sync re-reads the experiences the change history names, and every editable one (any
+status but archived and deleted: its variations may change without a project history event).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ PAGE = 50
 LIST_PATH = f"/projects/{WEB_PROJECT_ID}/experiences"
 HISTORY_PATH = f"/projects/{WEB_PROJECT_ID}/change-history"
 FIELDS = ("name", "key", "description", "is_baseline", "traffic_distribution", "status")
+EDITABLE = ["draft", "active", "paused", "completed", "scheduled"]  # re-read on every incremental sync
 
 
 def expected_variations(dataset: Dataset) -> Dict[Tuple[int, int], Dict[str, Any]]:
@@ -130,14 +131,19 @@ def test_first_sync_costs_the_experience_list_pages(sim, first_sync, check_paths
     assert all(request.status == 200 for request in requests)
 
 
-def test_incremental_sync_rereads_the_changed_and_the_running_experiences(sim, discovered, first_sync, check_paths):
+def test_incremental_sync_rereads_the_changed_and_the_editable_experiences(sim, discovered, first_sync, check_paths):
     dataset = sim.dataset
     with dataset.lock:
         experiences = dataset.records(WEB_PROJECT_ID, "experiences")
-        changed = next(e for e in experiences if len(e["variations"]) == 3 and e["status"] != "active")
-        running = [e for e in experiences if e["status"] == "active"]
+        # One that only the history can bring back (archived: not re-read as an editable one).
+        changed = next(e for e in experiences if len(e["variations"]) == 3 and e["status"] == "archived")
+        editable = [e for e in experiences if e["status"] in EDITABLE]
+        running = [e for e in editable if e["status"] == "active"]
+        assert running and len(running) < len(editable)
         # An edit the project history may never name (Convert logs variation edits per experience).
         running[0]["variations"][0]["name"] = "Renamed without a project event"
+        stopped = next(e for e in editable if e["status"] != "active")
+        stopped["variations"][0]["name"] = "Renamed while stopped"
     variations = copy.deepcopy(changed["variations"])
     variations[1].update(name="Bolder headline", traffic_distribution=50.0)
     variations[2].update(traffic_distribution=round(100 - 50.0 - variations[0]["traffic_distribution"], 2))
@@ -149,17 +155,20 @@ def test_incremental_sync_rereads_the_changed_and_the_running_experiences(sim, d
     second = run_connector("read", sim.config(), catalog, state=first_sync.final_state())
     assert second.returncode == 0 and not second.errors, second.stderr[-3000:]
 
-    # Exactly the variations of the experience the history names and of every running experience.
-    reread = {changed["id"]} | {e["id"] for e in running}
+    # Exactly the variations of the experience the history names and of every editable experience.
+    reread = {changed["id"]} | {e["id"] for e in editable}
     expected = {key: record for key, record in expected_variations(dataset).items() if key[0] in reread}
     got = by_key(second.records_of(STREAM))
     assert {key: comparable(record) for key, record in got.items()} == expected
     assert got[(changed["id"], variations[1]["id"])]["name"] == "Bolder headline"
     assert got[(running[0]["id"], running[0]["variations"][0]["id"])]["name"] == "Renamed without a project event"
+    assert got[(stopped["id"], stopped["variations"][0]["id"])]["name"] == "Renamed while stopped"
     assert all(record["changed_at"] >= event["timestamp"] for record in got.values())
-    # One list request for the named experience, then the running ones in pages of 50.
+    # One list request for the named experience, then the editable ones in pages of 50.
     listed = variation_list_requests(sim.requests)
     assert [request.body.get("only") for request in listed if "only" in request.body] == [[changed["id"]]]
     refreshed = [request for request in listed if "only" not in request.body]
-    assert [request.body["status"] for request in refreshed] == [["active"]] * math.ceil(len(running) / PAGE)
+    assert math.ceil(len(editable) / PAGE) > 1, "the editable experiences take more than one page"
+    assert [request.body["status"] for request in refreshed] == [EDITABLE] * math.ceil(len(editable) / PAGE)
+    assert [request.body["page"] for request in refreshed] == list(range(1, math.ceil(len(editable) / PAGE) + 1))
     assert outside_the_stream(sim.requests) <= check_paths

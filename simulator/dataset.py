@@ -14,8 +14,9 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import generator as gen
+from . import sections as mvt
 from .edits import EditsMixin
-from .generator import ACCOUNT_ID, DAY, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID
+from .generator import ACCOUNT_ID, BLOG_PROJECT_ID, DAY, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID
 from .projects import ProjectsMixin
 
 DEFAULT_NOW = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -68,6 +69,7 @@ class Dataset(ProjectsMixin, EditsMixin):
         self.sdk_keys: Dict[int, List[Dict[str, Any]]] = {}
         self.report_settings_overrides: Dict[int, Dict[str, Any]] = {}
         self.experience_history: Dict[int, Dict[int, Dict[str, Any]]] = {}
+        self.mvt_sections: Dict[int, List[Dict[str, Any]]] = {}  # sections.py: stored sections of MVT experiences
         self.experience_edits_in_project_history = False
         self._advances = 0
 
@@ -108,6 +110,7 @@ class Dataset(ProjectsMixin, EditsMixin):
         ds._make_keys()
         if blog_project:
             ds._add_blog(shared_ids)
+            mvt.make_mvt(ds, BLOG_PROJECT_ID)  # two of the blog's experiences are multivariate, with sections
         ds._seed_experience_histories()
         ds._sync_stats()
         return ds

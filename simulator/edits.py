@@ -154,6 +154,24 @@ class EditsMixin:
             self._mirror_to_project(pid, exp, event, {"variation_id": variation["id"], "change_id": change["id"]})
             return copy.deepcopy(change)
 
+    def edit_report_settings(self, experience_id: int, **fields: Any) -> Dict[str, Any]:
+        """Change the experience's report settings (``GET .../report_settings`` answers them merged over its
+        defaults; default edit: ``confidence_level`` 95 -> 99, else 95); returns the overrides now in force.
+
+        Logs ``report.update`` (object "report", object_id the experience) in the experience's own history
+        only; with ``experience_edits_in_project_history`` also ``experience.update`` in the project history.
+        """
+        with self.lock:
+            pid, exp = self.locate_experience(experience_id)
+            overrides = self.report_settings_overrides.setdefault(experience_id, {})
+            if not fields:
+                fields = {"confidence_level": 95 if overrides.get("confidence_level") == 99 else 99}
+            overrides.update(copy.deepcopy(fields))
+            event = self.add_experience_event(experience_id, "report", experience_id, "report.update",
+                                              data={"changed_fields": sorted(fields)})
+            self._mirror_to_project(pid, exp, event, {})
+            return copy.deepcopy(overrides)
+
     def _mirror_to_project(self, pid: int, exp: Dict[str, Any], event: Dict[str, Any], ids: Dict[str, int]) -> None:
         if self.experience_edits_in_project_history:
             self.add_history_event("experience", exp["id"], "experience.update", timestamp=event["timestamp"],

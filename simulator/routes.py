@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from . import listing
 from . import params as P
 from . import render, reports
+from . import sections as mvt
 from .dataset import Dataset
 from .generator import ACCOUNT_ID
 from .render import Context
@@ -230,22 +231,14 @@ class Api:
         return 200, listing.envelope(data, len(chosen), lreq, self.pagination_count)
 
     def sections(self, req: ApiRequest, p: int, e: str) -> Response:
-        """MVT sections (one section "A" whose versions mirror the variations); ``[]`` for other types."""
+        """MVT sections (``sections.py``: stored for generated MVT experiences, else one section "A" whose
+        versions mirror the variations); ``[]`` for other types."""
         include = P.query_array(req.query, "include", _SECTION_OPTIONS)
         expand = P.query_array(req.query, "expand", _SECTION_OPTIONS)
         exp = self._experience(p, e)
         if exp.get("type") != "mvt":
             return 200, {"data": []}
-        wanted = set(include) | set(expand)
-        versions: List[Any] = []
-        for v in exp.get("variations") or []:
-            if not wanted:
-                versions.append(v["id"])
-                continue
-            changes = v.get("changes") or []
-            versions.append({"id": v["id"], "name": v["name"], "variations": [v["id"]],
-                             "changes": _copy(changes) if "versions.changes" in wanted else [c["id"] for c in changes]})
-        return 200, {"data": [{"id": "A", "name": "Section A", "versions": versions}]}
+        return 200, {"data": mvt.sections(self.ds, exp, set(include) | set(expand))}
 
     # ------------------------------------------------------------------ reports
     def _report_days(self, exp: Dict[str, Any], body: Dict[str, Any]) -> Tuple[int, List[int], List[int]]:

@@ -1,7 +1,8 @@
 """The HTTP side: a threaded HTTP/1.1 server enforcing Convert auth, applying faults and logging requests.
 
 ``peak_in_flight`` is the most API requests seen in flight at once, each counted from the moment its
-request line and headers were read until its response was written (or the connection dropped).
+request was read until its answer was ready to be written. (Counting until the last byte was written
+would also count a request whose client already has its answer and has sent the next one.)
 """
 
 from __future__ import annotations
@@ -141,11 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path == HEALTH_PATH:
             self._serve_one(sim, split)
             return
-        sim._begin()
-        try:
-            self._serve_one(sim, split)
-        finally:
-            sim._end()
+        self._serve_one(sim, split)
 
     def _serve_one(self, sim: "ConvertSimulator", split: SplitResult) -> None:
         raw = self._read_body()
@@ -264,9 +261,7 @@ class ConvertSimulator:
         self._log: List[RequestLog] = []
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._max_in_flight = 0
-        self._open = 0  # requests between headers read and response written
-        self._peak = 0
+        self._peak_in_flight = 0
         self._connections: set = set()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -354,31 +349,21 @@ class ConvertSimulator:
                    and (status is None or r.status == status))
 
     def reset_log(self) -> None:
-        """Clear the request log; also resets ``max_in_flight`` and ``peak_in_flight`` to the current counts."""
+        """Clear the request log; also resets ``peak_in_flight`` to the current count."""
         with self._lock:
             self._log.clear()
-            self._max_in_flight = self._in_flight
-            self._peak = self._open
+            self._peak_in_flight = self._in_flight
 
     def reset_peak(self) -> None:
         """Reset ``peak_in_flight`` to the number of requests in flight now (the log is kept)."""
         with self._lock:
-            self._peak = self._open
+            self._peak_in_flight = self._in_flight
 
     @property
     def peak_in_flight(self) -> int:
-        """Most API requests in flight at once (request read to response written) since start or reset."""
+        """Most API requests in flight at once (request read to answer ready) since start or reset."""
         with self._lock:
-            return self._peak
-
-    def _begin(self) -> None:
-        with self._lock:
-            self._open += 1
-            self._peak = max(self._peak, self._open)
-
-    def _end(self) -> None:
-        with self._lock:
-            self._open -= 1
+            return self._peak_in_flight
 
     # ------------------------------------------------------------------ options
     @property
@@ -415,17 +400,13 @@ class ConvertSimulator:
         self.dataset.experience_edits_in_project_history = bool(value)
 
     @property
-    def max_in_flight(self) -> int:
-        return self._max_in_flight
-
-    @property
     def in_flight(self) -> int:
         return self._in_flight
 
     def _enter(self) -> None:
         with self._lock:
             self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
     def _exit(self, log: RequestLog) -> None:
         with self._lock:

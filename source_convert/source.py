@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
@@ -35,8 +35,9 @@ class SourceConvert(YamlDeclarativeSource):
 
     The configured projects are settled once per sync (``settle_projects``): one read of the account's
     projects list proves the key and the account, names every listed project the account lacks, and
-    gives the project IDs of ``*``. ``check`` and ``read`` do it first; the streams then read
-    ``project_ids`` of the config.
+    gives the project IDs of ``*``. ``check`` does it; the command line does it before a ``read``
+    (``ensure_usable``), and ``read`` itself for ``*`` when that has not happened (an in-process read).
+    The streams then read ``project_ids`` of the config.
     """
 
     def __init__(
@@ -104,7 +105,7 @@ class SourceConvert(YamlDeclarativeSource):
 
     def settle_projects(self, logger: logging.Logger) -> List[str]:
         """The configured project IDs, proved against the account's projects list (read once per sync)."""
-        config: MutableMapping[str, Any] = self._config
+        config: Mapping[str, Any] = self._config
         if self._projects_settled:
             return list(config[PROJECT_IDS])
         streams = {stream.name: stream for stream in self.streams(config)}
@@ -116,19 +117,21 @@ class SourceConvert(YamlDeclarativeSource):
                 raise
             self._probe_each_project(streams, logger, error)
         else:
-            self._match(config, listed)
+            # Rebinding the source's config reaches every component built from now on (the CDK's own
+            # check overlays values the same way).
+            self._config = {**config, PROJECT_IDS: self._matched(config, listed)}
         self._projects_settled = True
-        return list(config[PROJECT_IDS])
+        return list(self._config[PROJECT_IDS])
 
     @staticmethod
-    def _match(config: MutableMapping[str, Any], listed: List[str]) -> None:
+    def _matched(config: Mapping[str, Any], listed: List[str]) -> List[str]:
+        """The project IDs to read: the account's for ``*``, else the configured ones, all of which it must have."""
         account = config["account_id"]
         if config.get(ALL_PROJECTS_FLAG):
             if not listed:
                 raise _config_error(f"Account {account} has no project that this API key can see, so '*' selects nothing. "
                                     "Check the Account ID and the key's project permissions.")
-            config[PROJECT_IDS] = listed  # in place: the CDK reads this very config
-            return
+            return listed
         missing = [project for project in config[PROJECT_IDS] if project not in listed]
         if missing:
             named = "Project " + missing[0] + " is" if len(missing) == 1 else "Projects " + ", ".join(missing) + " are"
@@ -136,6 +139,7 @@ class SourceConvert(YamlDeclarativeSource):
                 f"{named} not among the projects of account {account} that this API key can see "
                 f"({', '.join(listed) or 'none'}). Check the Project ID and the key's project permissions."
             )
+        return list(config[PROJECT_IDS])
 
     @staticmethod
     def _probe_each_project(streams: Dict[str, Any], logger: logging.Logger, refused: AirbyteTracedException) -> None:

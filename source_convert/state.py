@@ -180,11 +180,10 @@ class ProjectStateMigration(StateMigration):
         """A cursor without a project as the configured project's (or ``_Unattributable``)."""
         if self._owner is None:
             raise _Unattributable()
-        LOGGER.info(
-            "The saved state of stream '%s' names no project (written before 1.0.0); it continues as project %s's, "
-            "the one project this connection syncs.",
-            self._stream, self._owner,
-        )
+        message = (f"The saved state of stream '{self._stream}' names no project (written before 1.0.0); it continues "
+                   f"as project {self._owner}'s, the one project this connection syncs. If it was made for another "
+                   "project, clear the stream's state.")
+        read_once(("warning", message), lambda: LOGGER.warning(message))
         return {STATES: [{"partition": {PROJECT_ID: self._owner}, "cursor": dict(cursor)}], "use_global_cursor": False}
 
     @staticmethod

@@ -469,7 +469,10 @@ def test_every_requester_has_timeouts_and_the_convert_retry_policy():
         assert 0 < requester["connect_timeout_in_seconds"] <= 60
         assert 0 < requester["read_timeout_in_seconds"] <= 300
         handler = requester["error_handler"]
-        assert handler["class_name"] == "source_convert.components.ConvertErrorHandler"
+        # The Convert policy, or its per-experience variant (same filters and backoff) that tells a path
+        # Convert does not have from an experience deleted during the sync (components/experience_objects.py).
+        assert handler["class_name"] in ("source_convert.components.ConvertErrorHandler",
+                                         "source_convert.components.ExperienceCallErrorHandler")
         assert [s["class_name"] for s in handler["backoff_strategies"]] == [
             "source_convert.components.ConvertBackoffStrategy"
         ]

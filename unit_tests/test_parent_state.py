@@ -39,12 +39,34 @@ def test_once_every_partition_is_generated_the_new_parent_cursor_is_reported():
     assert made.get_stream_state() == READ
 
 
-def test_an_abandoned_generation_stops_holding_the_state():
+def test_an_abandoned_generation_keeps_reporting_the_saved_state():
     made = router()
     slices = made.stream_slices()
     next(slices)
     slices.close()
-    assert made.get_stream_state() == READ
+    assert made.get_stream_state() == SAVED
+
+
+class FailsAfterReadingTheParent(ReadsTheWholeParentFirst):
+    """Moves the parent cursor, then fails before its partitions are all generated."""
+
+    def settled_slices(self):
+        self.parent_stream_configs[0].stream.cursor.state["timestamp"] = "200"
+        yield StreamSlice(partition={"only": [1]}, cursor_slice={})
+        raise RuntimeError("the parent's next page failed")
+
+
+def test_a_failed_generation_keeps_reporting_the_saved_state():
+    stream = SimpleNamespace(name="object_changes", cursor=SimpleNamespace(state={"timestamp": "100"}))
+    made = FailsAfterReadingTheParent(parent_stream_configs=[SimpleNamespace(incremental_dependency=True, stream=stream)],
+                                      config={}, parameters={})
+    slices = made.stream_slices()
+    next(slices)
+    try:
+        next(slices)
+    except RuntimeError:
+        pass
+    assert made.get_stream_state() == SAVED
 
 
 def test_the_held_parent_state_is_the_saved_one_while_partitions_are_generated():

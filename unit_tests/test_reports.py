@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components.reports import (

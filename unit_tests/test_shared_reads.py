@@ -27,13 +27,19 @@ def test_other_keys_are_read_on_their_own():
     assert shared_reads.read_once(("newest", "200003"), lambda: 2) == 2
 
 
-def test_a_failed_read_keeps_nothing_and_the_next_caller_reads_again():
+def test_a_failed_read_is_one_failure_for_every_caller():
+    calls = []
+
     def failing():
+        calls.append(1)
         raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError):
-        shared_reads.read_once("k", failing)
-    assert shared_reads.read_once("k", lambda: "again") == "again"
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="boom"):
+            shared_reads.read_once("k", failing)
+    assert calls == [1]
+    shared_reads.clear()
+    assert shared_reads.read_once("k", lambda: "after a new sync") == "after a new sync"
 
 
 def test_clear_forgets_every_result():

@@ -1,10 +1,12 @@
 """Custom low-code components: Convert's HMAC signing, envelope extraction and page-number paging,
-report flattening and partitions, change-history re-reads, retries and partition fields."""
+report flattening and partitions, change-history re-reads, the per-experience calls, retries and
+partition fields."""
 
 from source_convert.components.authenticator import ConvertHmacAuthenticator
 from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler
 from source_convert.components.changes import ChangedObjectReference, ChangedObjectsPartitionRouter
 from source_convert.components.distinct import DistinctRecordFilter
+from source_convert.components.experience_objects import ExperienceCallErrorHandler, ExperiencePartitionRouter
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.paginator import ConvertPageIncrement
 from source_convert.components.partition_fields import PartitionFields
@@ -15,7 +17,7 @@ from source_convert.components.reports import (
     RanUntil,
     RecentExperiencesPartitionRouter,
 )
-from source_convert.components.variations import VariationExtractor
+from source_convert.components.variations import VariationChangeExtractor, VariationExtractor
 
 __all__ = [
     "AggregatedReportExtractor",
@@ -28,9 +30,12 @@ __all__ = [
     "ConvertPageIncrement",
     "DailyReportExtractor",
     "DistinctRecordFilter",
+    "ExperienceCallErrorHandler",
+    "ExperiencePartitionRouter",
     "ExperienceGoalMetricPartitionRouter",
     "PartitionFields",
     "RanUntil",
     "RecentExperiencesPartitionRouter",
+    "VariationChangeExtractor",
     "VariationExtractor",
 ]

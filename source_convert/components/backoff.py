@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import threading
 import time
 import weakref
@@ -37,7 +36,15 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.types import Config
 
-from source_convert.components.envelope import MalformedResponse, describe_request, envelope_data, request_line
+from source_convert.components.envelope import (
+    MalformedResponse,
+    account_and_project,
+    describe_request,
+    envelope_data,
+    experience_of_call,
+    request_line,
+    request_path,
+)
 
 # airbyte-cdk's HttpClient sleeps ``backoff_time() + 1`` seconds before a retry ("an extra second to
 # cover any fractions"), and treats a falsy backoff as "no opinion", falling back to its own
@@ -55,31 +62,6 @@ _RETRY_ACTIONS = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
 # references, so a finished request leaves the set; the lock makes "seen? then mark" one step.
 _REFUSED_ONCE: "weakref.WeakSet[requests.PreparedRequest]" = weakref.WeakSet()
 _REFUSED_ONCE_LOCK = threading.Lock()
-
-# A call about one experience: ``.../experiences/{id}/<more>`` (reports, change history, report
-# settings, sections ...). Neither the experiences list nor ``.../experiences/{id}`` itself.
-_EXPERIENCE_CALL = re.compile(r"/experiences/(?P<experience>\d+)/[^/]+")
-_ACCOUNT = re.compile(r"/accounts/(?P<account>[^/]+)")
-_PROJECT = re.compile(r"/accounts/[^/]+/projects/(?P<project>[^/]+)")
-
-
-def request_path(request: Any) -> str:
-    """The URL path of a (prepared) request, without host and query string; ``""`` when unknown."""
-    return urlsplit(getattr(request, "url", None) or "").path
-
-
-def experience_of_call(path: str) -> Optional[str]:
-    """The experience id of a per-experience call (``.../experiences/{id}/...``), else ``None``."""
-    match = _EXPERIENCE_CALL.search(path)
-    return match.group("experience") if match else None
-
-
-def account_and_project(path: str) -> Tuple[Optional[str], Optional[str]]:
-    """``(account, project)`` of ``/accounts/{a}/projects/{p}/...``; the project is ``None`` on account-level paths."""
-    account = _ACCOUNT.search(path)
-    project = _PROJECT.search(path)
-    return (account.group("account") if account else None, project.group("project") if project else None)
-
 
 def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds asked for by a ``Retry-After`` value (delta seconds or an HTTP date); ``None`` if unusable."""

@@ -21,8 +21,8 @@ from source_convert.components.parent_state import SettledParentStateRouter
 from source_convert.components.project_state import (
     PROJECT_ID,
     ProjectPartitions,
+    as_int,
     configured_projects,
-    partitions_by_project,
     project_cursors,
     project_state,
 )
@@ -53,13 +53,6 @@ def changed_object_id(event: Mapping[str, Any], object_name: str) -> Optional[An
         if isinstance(nested, Mapping) and _is_id(nested.get("id")):
             return nested["id"]
     return None
-
-
-def _as_int(value: Any) -> Optional[int]:
-    try:
-        return int(float(value)) if value not in (None, "") and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -111,7 +104,9 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
     objects arrive with their new status instead of vanishing); ``refresh_always`` (a list whose values
     Convert computes without history events, such as usage stats: the whole list on every sync);
     ``refresh_filter`` (a body filter such as ``{"status": ["active"]}``: those objects are re-read on
-    every incremental sync besides the changed ones).
+    every incremental sync; the changed ids are then asked only in the other statuses, so no object
+    is read twice); ``history_object`` (the history of one object type, read once per project and
+    sync for every stream of that type whose cursor agrees).
 
     Each partition carries ``project_id`` and ``changed_at``, the newest history time it accounts for
     (a server time); records get both.
@@ -126,6 +121,13 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
         self.statuses: List[str] = list(parameters.get("statuses") or [])
         self.refresh_always = bool(parameters.get("refresh_always", False))
         self.refresh_filter: Mapping[str, Any] = dict(parameters.get("refresh_filter") or {})
+        self._history_object = parameters.get("history_object")
+        # With a status refresh filter, changed objects in a refreshed status come with the refresh:
+        # the ``only`` batches ask for the other statuses alone (none left: no batch at all).
+        refreshed = self.refresh_filter.get("status")
+        self._changed_statuses: Optional[List[str]] = (
+            [status for status in self.statuses if status not in refreshed] if refreshed is not None else None
+        )
         self._cursor_field = "timestamp"
         self._new_cursors: Optional[Dict[str, Optional[int]]] = None
         self._newest_partitions = ProjectPartitions(self.newest_event.stream) if self.newest_event is not None else None
@@ -144,7 +146,8 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
         slices: List[StreamSlice] = []
         for project in projects:
             if project not in incremental:
-                new_cursors[project] = self._newest_history_timestamp(project)
+                # An empty history gives cursor 0: the next sync reads the history from its beginning.
+                new_cursors[project] = self._newest_history_timestamp(project) or 0
                 slices.append(self._slice(project, {}, new_cursors[project] or 0))
                 continue
             ids, newest, unknown_keys = changes[project]
@@ -162,8 +165,11 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
                 )
                 slices.append(self._slice(project, {}, newest))
                 continue
-            for start in range(0, len(ids), self.batch_size):
-                slices.append(self._slice(project, {"only": ids[start : start + self.batch_size]}, newest))
+            for start in range(0, len(ids) if self._changed_statuses != [] else 0, self.batch_size):
+                batch: Dict[str, Any] = {"only": ids[start : start + self.batch_size]}
+                if self._changed_statuses is not None:
+                    batch["status"] = list(self._changed_statuses)
+                slices.append(self._slice(project, batch, newest))
             if self.refresh_filter:
                 slices.append(self._slice(project, dict(self.refresh_filter), newest))
         self._new_cursors = new_cursors
@@ -195,24 +201,32 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
         result: Dict[str, Tuple[List[Any], int, Optional[List[str]]]] = {}
         if not projects:
             return result
-        partitions = partitions_by_project(self.parent_stream_configs[0].stream.generate_partitions())
+        partitions = ProjectPartitions(self.parent_stream_configs[0].stream)
         for project in projects:
-            changed: Dict[Any, None] = {}
-            newest = saved[project]
-            unknown_keys: Optional[List[str]] = None
-            for record in partitions[project].read():
-                event = record.data
-                timestamp = _as_int(event.get("timestamp"))
-                if timestamp is not None:
-                    newest = max(newest, timestamp)
-                reference = event.get(CHANGED_OBJECT) or {}
-                if reference.get("id") is not None:
-                    changed[reference["id"]] = None
-                elif unknown_keys is None:
-                    unknown_keys = [key for key in reference.get("keys", []) if key != CHANGED_OBJECT]
-            ids = sorted(changed, key=lambda value: (str(type(value)), value))
-            result[project] = (ids, newest, unknown_keys)
+            # Streams of one object type whose cursors agree (experiences, experience_details,
+            # variations) read the same history: one read serves them all.
+            key = ("object_changes", self.config.get("api_base_url"), self.config.get("account_id"), project,
+                   self._history_object, saved[project])
+            result[project] = read_once(key, lambda project=project: self._scan(partitions[project], saved[project]))  # type: ignore[misc]
         return result
+
+    @staticmethod
+    def _scan(partition: Any, saved: int) -> Tuple[List[Any], int, Optional[List[str]]]:
+        changed: Dict[Any, None] = {}
+        newest = saved
+        unknown_keys: Optional[List[str]] = None
+        for record in partition.read():
+            event = record.data
+            timestamp = as_int(event.get("timestamp"))
+            if timestamp is not None:
+                newest = max(newest, timestamp)
+            reference = event.get(CHANGED_OBJECT) or {}
+            if reference.get("id") is not None:
+                changed[reference["id"]] = None
+            elif unknown_keys is None:
+                unknown_keys = [key for key in reference.get("keys", []) if key != CHANGED_OBJECT]
+        ids = sorted(changed, key=lambda value: (str(type(value)), value))
+        return ids, newest, unknown_keys
 
     def _newest_history_timestamp(self, project: str) -> Optional[int]:
         """The project's newest change-history timestamp (one small request per sync, shared by every

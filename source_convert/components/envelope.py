@@ -10,9 +10,10 @@ away with its response.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import weakref
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -36,6 +37,42 @@ def request_line(request: Any) -> str:
     method = getattr(request, "method", None) or "?"
     path = urlsplit(getattr(request, "url", None) or "").path or "?"
     return f"{method} {path}"
+
+
+# The URL structure of Convert's calls, read in one place: ``/accounts/{a}/projects/{p}/...``, and a call
+# about one experience ``.../experiences/{id}/<more>`` (reports, change history, report settings,
+# sections ...): neither the experiences list nor ``.../experiences/{id}`` itself.
+_EXPERIENCE_CALL = re.compile(r"/experiences/(?P<experience>\d+)/[^/]+")
+_ACCOUNT = re.compile(r"/accounts/(?P<account>[^/]+)")
+_PROJECT = re.compile(r"/accounts/[^/]+/projects/(?P<project>[^/]+)")
+
+
+def request_path(request: Any) -> str:
+    """The URL path of a (prepared) request, without host and query string; ``""`` when unknown."""
+    return urlsplit(getattr(request, "url", None) or "").path
+
+
+def experience_of_call(path: str) -> Optional[str]:
+    """The experience id of a per-experience call (``.../experiences/{id}/...``), else ``None``."""
+    match = _EXPERIENCE_CALL.search(path)
+    return match.group("experience") if match else None
+
+
+def account_and_project(path: str) -> Tuple[Optional[str], Optional[str]]:
+    """``(account, project)`` of ``/accounts/{a}/projects/{p}/...``; the project is ``None`` on account-level paths."""
+    account = _ACCOUNT.search(path)
+    project = _PROJECT.search(path)
+    return (account.group("account") if account else None, project.group("project") if project else None)
+
+
+def sent_json(request: Any) -> Mapping[str, Any]:
+    """The JSON object a (prepared) request sent as its body, ``{}`` when there is none."""
+    body = getattr(request, "body", None)
+    try:
+        sent = json.loads(body) if body else None
+    except ValueError:
+        sent = None
+    return sent if isinstance(sent, Mapping) else {}
 
 
 def describe_request(response: requests.Response) -> str:

@@ -21,8 +21,10 @@ class SettledParentStateRouter(SubstreamPartitionRouter):
     changes it never read. Holding the saved state until the last partition is generated makes the
     CDK save the new parent cursor only at the end of a complete sync (``ensure_at_least_one_state_emitted``).
 
-    Subclasses implement ``settled_slices`` and ``current_parent_state``. The held state is a value of
-    the stream (its ``stream_slices`` runs once per sync), replaced whole, never changed in place.
+    A generation that fails keeps holding the saved state, so a failed sync never saves a cursor that
+    its partitions did not account for. Subclasses implement ``settled_slices`` and
+    ``current_parent_state``. The held state is a value of the stream (its ``stream_slices`` runs once
+    per sync), replaced whole, never changed in place.
     """
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -31,14 +33,14 @@ class SettledParentStateRouter(SubstreamPartitionRouter):
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         self._held_state = copy.deepcopy(super().get_stream_state())
-        try:
-            yield from self.settled_slices()
-        finally:
-            self._held_state = None
+        yield from self.settled_slices()
+        # Only a generation that completed lets the new state out: after a failure (or an abandoned
+        # generation) the CDK still emits a state, and it must be the one saved by the last sync.
+        self._held_state = None
 
     def settled_slices(self) -> Iterable[StreamSlice]:
-        """The partitions (default: the plain substream partitions)."""
-        yield from super().stream_slices()
+        """The partitions."""
+        raise NotImplementedError
 
     def held_parent_state_by_stream(self) -> Optional[Mapping[str, StreamState]]:
         """The parent streams' states as saved by the last sync, by parent stream name."""

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
-from urllib.parse import urlsplit
 
 import requests
 
@@ -27,7 +24,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components.daily_totals import FIELDS, Day, Reading, Undecidable, baseline_day, decide
-from source_convert.components.envelope import describe_request
+from source_convert.components.envelope import describe_request, experience_of_call, request_path, sent_json
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.parent_state import SettledParentStateRouter
 from source_convert.components.project_state import PROJECT_ID, configured_projects, partitions_by_project, project_cursors, project_state
@@ -157,12 +154,7 @@ class _ReportReader:
 
     def requested_goal(self) -> Any:
         """The goal the request asked for, read from the JSON body the connector sent."""
-        body = getattr(self.response.request, "body", None)
-        try:
-            sent = json.loads(body) if body else None
-        except ValueError:
-            sent = None
-        goal = _goal_id(sent) if isinstance(sent, Mapping) else None
+        goal = _goal_id(sent_json(self.response.request))
         if goal is None:
             self.fail("cannot be checked: the request body names no goal")
         return goal
@@ -264,7 +256,7 @@ class DailyReportExtractor(_ReportExtractor):
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         reader = _ReportReader(self._stream, response)
         requested = reader.requested_goal()
-        sent = _sent_body(response)
+        sent = sent_json(response.request)
         metric = sent.get("metric")
         if metric not in DAILY_METRICS:
             reader.fail(f"cannot be checked: the request body names no daily metric ({_kind(metric)} as metric)")
@@ -330,23 +322,9 @@ _READING_LOGS = {
     Reading.OWN: "%s: Convert's daily `totals` are each day's own numbers (value matches them, not the day-to-day "
                  "difference); rows carry them as they are (told first by %s).",
 }
-_EXPERIENCE_IN_PATH = re.compile(r"/experiences/([^/]+)/daily_report")
-
-
-def _sent_body(response: requests.Response) -> Mapping[str, Any]:
-    """The JSON object the request sent, ``{}`` when there is none."""
-    body = getattr(response.request, "body", None)
-    try:
-        sent = json.loads(body) if body else None
-    except ValueError:
-        sent = None
-    return sent if isinstance(sent, Mapping) else {}
-
-
 def _experience_id(response: requests.Response) -> str:
     """The experience of a daily report request, from its URL path (``/experiences/{id}/daily_report``)."""
-    found = _EXPERIENCE_IN_PATH.search(urlsplit(getattr(response.request, "url", None) or "").path)
-    return found.group(1) if found else "?"
+    return experience_of_call(request_path(response.request)) or "?"
 
 
 def _number(reader: _ReportReader, container: Mapping[str, Any], key: str, where: str) -> Optional[Union[int, float]]:
@@ -442,7 +420,8 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
             experiences = started[project]
             ran = [time for time in (unix_seconds(experience.get(RAN_UNTIL)) for experience in experiences) if time]
             known = [time for time in (saved.get(project), max(ran, default=None)) if time is not None]
-            new_cursors[project] = max(known) if known else None
+            # No time known (no started experience yet) gives cursor 0: every experience is read next time.
+            new_cursors[project] = max(known) if known else 0
             window_start = saved[project] - self._lookback_seconds if project in saved else None
             # One start for experiences and days: the beginning of the window's first day.
             threshold = self.day_start(self.window_first_day(window_start)) if window_start is not None else None

@@ -1,4 +1,5 @@
-"""Record extractor for the ``variations`` stream: one record per variation of each listed experience."""
+"""Record extractors of the experience list's embedded variations: one record per variation
+(``variations``), and one per change of a variation (``variation_changes``)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,42 @@ class VariationExtractor(ConvertDataExtractor):
             "No records were skipped; the sync stops here.",
             failure_type=FailureType.system_error,
         )
+
+
+@dataclass
+class VariationChangeExtractor(VariationExtractor):
+    """One record per change of each variation of each listed experience (requested with
+    ``include``/``expand`` ``variations.changes``): the change object as Convert returns it (``id``,
+    ``type``, ``data``) plus ``experience_id`` and ``variation_id``.
+
+    A variation without the ``changes`` that were asked for, or with changes as bare ids (not expanded),
+    fails the stream instead of looking like a variation without changes; ``null`` or ``[]`` means none.
+    """
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        for experience in ConvertDataExtractor.extract_records(self, response):
+            if not isinstance(experience, Mapping):
+                self._fail(response, f"an experience is a {type(experience).__name__}, expected an object")
+            experience_id = experience.get("id")
+            for variation in self._variations(response, experience):
+                for change in self._changes(response, experience_id, variation):
+                    record = dict(change)
+                    record["experience_id"] = experience_id
+                    record["variation_id"] = variation.get("id")
+                    yield record
+
+    def _changes(self, response: requests.Response, experience_id: Any, variation: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+        where = f"variation {variation.get('id')} of experience {experience_id}"
+        if "changes" not in variation:
+            self._fail(response, f"{where} has no 'changes' field, which was requested")
+        changes = variation["changes"] or []
+        if not isinstance(changes, list):
+            self._fail(response, f"{where} has 'changes' as a {type(changes).__name__}, expected a list")
+        for change in changes:
+            if isinstance(change, (int, str)) and not isinstance(change, bool):
+                self._fail(response, f"{where} lists change {change} as a bare id, not as the object the request expanded")
+            if not isinstance(change, Mapping):
+                self._fail(response, f"{where} lists a change as a {type(change).__name__}, expected an object")
+            if change.get("id") is None:
+                self._fail(response, f"{where} has a change without an 'id' (its keys: {', '.join(sorted(map(str, change)))})")
+        return changes

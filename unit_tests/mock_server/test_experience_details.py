@@ -46,13 +46,15 @@ def test_a_first_sync_asks_for_every_include_and_expansion(http_mocker: HttpMock
 
 
 def test_a_later_sync_re_reads_the_changed_and_every_editable_experience(http_mocker: HttpMocker) -> None:
-    # Given: one event about experience 4 (archived since); 9 is running and 10 a draft, both without events
+    # Given: events about experience 4 (archived since) and 9 (running); 9 is running and 10 a draft.
+    # The changed ids are asked in the statuses the refresh does not cover, so 9 is read once.
     http_mocker.post(
         ConvertRequestBuilder.object_changes("experience").build(),
-        a_list_response("change_history").with_records([a_change_event(50, _NEWEST, "experience", 4)]).build(),
+        a_list_response("change_history").with_records(
+            [a_change_event(51, _NEWEST, "experience", 9), a_change_event(50, _NEWEST, "experience", 4)]).build(),
     )
     http_mocker.post(
-        details_page().with_partition(status=_STATUSES, only=[4]).build(),
+        details_page().with_partition(status=["archived", "deleted"], only=[4, 9]).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [4])).build(),
     )
     http_mocker.post(

@@ -64,11 +64,12 @@ def test_a_0_3_0_state_of_the_one_configured_project_continues_incrementally(htt
     # When
     output = read_stream(config(A), "goals", SyncMode.incremental, state=GOALS_0_3_0)
 
-    # Then: the cursor is now the project's own, and nothing was worth a warning
+    # Then: the cursor is now the project's own, and one warning says whose it was taken to be
     assert [(m.record.data["project_id"], m.record.data["id"]) for m in output.records] == [(int(A), 11)]
     assert output.most_recent_state.stream_state.__dict__["parent_state"] == history_cursors({A: T + 10})
     assert output.is_in_logs(f"it continues as project {A}'s, the one project this connection syncs")
-    assert warnings_of(output) == []
+    (warning,) = warnings_of(output)
+    assert "names no project" in warning and "clear the stream's state" in warning
 
 
 def test_a_0_3_0_state_with_two_configured_projects_reads_both_in_full_with_a_warning(http_mocker: HttpMocker) -> None:
