@@ -4,7 +4,7 @@ Through the real CLI against the simulator: a first sync returns one record per 
 experience in the project, field for field as the simulator's dataset holds it, in ceil(N/50) list
 requests (plus at most one change-history request, and the connection check a read may start with);
 an incremental sync re-reads the experiences the change history names, and every editable one (any
-status but archived and deleted: its variations may change without a project history event).
+status but archived and deleted: its variations may change without a project history event), each once.
 """
 
 from __future__ import annotations
@@ -144,6 +144,9 @@ def test_incremental_sync_rereads_the_changed_and_the_editable_experiences(sim, 
         running[0]["variations"][0]["name"] = "Renamed without a project event"
         stopped = next(e for e in editable if e["status"] != "active")
         stopped["variations"][0]["name"] = "Renamed while stopped"
+        # One that the history names and that is re-read as an editable one: its variations come once.
+        named_editable = next(e for e in editable if e["status"] != "active" and e is not stopped)
+    dataset.update_experience(named_editable["id"], description="Named and editable")
     variations = copy.deepcopy(changed["variations"])
     variations[1].update(name="Bolder headline", traffic_distribution=50.0)
     variations[2].update(traffic_distribution=round(100 - 50.0 - variations[0]["traffic_distribution"], 2))
@@ -164,9 +167,12 @@ def test_incremental_sync_rereads_the_changed_and_the_editable_experiences(sim, 
     assert got[(running[0]["id"], running[0]["variations"][0]["id"])]["name"] == "Renamed without a project event"
     assert got[(stopped["id"], stopped["variations"][0]["id"])]["name"] == "Renamed while stopped"
     assert all(record["changed_at"] >= event["timestamp"] for record in got.values())
-    # One list request for the named experience, then the editable ones in pages of 50.
+    # One list request for the named experiences in the statuses the refresh does not cover, then the
+    # editable ones in pages of 50.
     listed = variation_list_requests(sim.requests)
-    assert [request.body.get("only") for request in listed if "only" in request.body] == [[changed["id"]]]
+    named = sorted([changed["id"], named_editable["id"]])
+    assert [(request.body.get("only"), request.body["status"]) for request in listed if "only" in request.body] \
+        == [(named, ["archived", "deleted"])]
     refreshed = [request for request in listed if "only" not in request.body]
     assert math.ceil(len(editable) / PAGE) > 1, "the editable experiences take more than one page"
     assert [request.body["status"] for request in refreshed] == [EDITABLE] * math.ceil(len(editable) / PAGE)

@@ -1,9 +1,10 @@
 """Cursors kept per project, in the per-partition state format of the CDK's partitioned cursors.
 
 ``{"states": [{"partition": {"project_id": "200002"}, "cursor": {"timestamp": "1767225600"}}, ...],
-"use_global_cursor": false}``: the CDK restores each project's cursor from its own entry. No global
-``state`` is written or kept, because the CDK would start a project without an entry (one added to
-the config) from it, i.e. from another project's cursor.
+"use_global_cursor": false}``: the CDK restores each project's cursor from its own entry. The routers
+write no global ``state``, and the state migration drops the one the CDK writes for a stream it
+partitions itself: the CDK would start a project without an entry (one added to the config) from it,
+i.e. from another project's cursor.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def partitions_by_project(partitions: Iterable[Any]) -> Dict[str, Any]:
 
 
 class ProjectPartitions:
-    """A parent stream's partitions by project, generated on first use and once only (the CDK's cursor
-    allows one generation per stream and sync); generating makes no request."""
+    """A parent stream's partitions by project, generated on first use and once only (a stream with a
+    cursor allows one generation per sync); generating makes no request."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
