@@ -31,15 +31,16 @@ def main(argv: list[str]) -> int:
                     print(json.dumps({"stream": stream, "data": record}, ensure_ascii=False))
         projects = sorted({record["project_id"] for stream in wanted for record in result.records_of(stream)
                            if "project_id" in record})
-        print(f"\n{'stream':<22}" + "".join(f"{project:>10}" for project in projects) + f"{'total':>10}")
+        width = max(len(name) for name in ["stream", *wanted]) + 2
+        print(f"\n{'stream':<{width}}" + "".join(f"{project:>10}" for project in projects) + f"{'total':>10}")
         total = 0
         for stream in wanted:
             records = result.records_of(stream)
             by_project = [sum(1 for record in records if record.get("project_id") == project) for project in projects]
             cells = "".join(f"{count:>10}" if "project_id" in (records or [{}])[0] else f"{'-':>10}" for count in by_project)
-            print(f"{stream:<22}{cells}{len(records):>10}")
+            print(f"{stream:<{width}}{cells}{len(records):>10}")
             total += len(records)
-        print(f"{'total':<22}" + " " * (10 * len(projects)) + f"{total:>10}")
+        print(f"{'total':<{width}}" + " " * (10 * len(projects)) + f"{total:>10}")
         print(
             f"\n{len(sim.requests)} signed requests, {sim.count(status=401)} rejected (401), "
             f"{elapsed:.1f}s; exit code {result.returncode}"
