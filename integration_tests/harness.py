@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -181,3 +182,26 @@ def project_cursor(state: Mapping[str, Any], field: str, project: int = WEB_PROJ
     cursors = project_cursors(state, field, parent)
     assert project in cursors, f"no cursor of project {project} in {state}"
     return cursors[project]
+
+
+# Report requests and rows, as the report tests read them.
+REPORT_PATH = re.compile(r"/projects/(?P<project>\d+)/experiences/(?P<experience>\d+)/(?P<kind>aggregated_report|daily_report)$")
+DAILY_KEY = ("experience_id", "goal_id", "variation_id", "day", "metric")
+
+
+def report_requests(run: ConnectorRun, kind: str) -> List[Any]:
+    """The simulator's logged report requests of ``kind`` during ``run`` (``run.requests``, set by the test)."""
+    return [r for r in run.requests if (m := REPORT_PATH.search(r.path)) and m.group("kind") == kind]  # type: ignore[attr-defined]
+
+
+def experience_of(request: Any) -> int:
+    """The experience a logged report request is about."""
+    return int(REPORT_PATH.search(request.path).group("experience"))  # type: ignore[union-attr]
+
+
+def daily_by_key(run: ConnectorRun) -> Dict[tuple, Dict[str, Any]]:
+    """The run's daily rows by primary key; a row delivered twice fails."""
+    rows = run.records_of("daily_reports")
+    keyed = {tuple(row[field] for field in DAILY_KEY): row for row in rows}
+    assert len(keyed) == len(rows), "a daily row was delivered twice"
+    return keyed

@@ -27,7 +27,16 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, project_cursor, run_connector, state_of
+from integration_tests.harness import (
+    ConnectorRun,
+    configured_catalog,
+    daily_by_key,
+    experience_of,
+    project_cursor,
+    report_requests,
+    run_connector,
+    state_of,
+)
 from simulator import DAY, DEFAULT_NOW, WEB_PROJECT_ID, ConvertSimulator, Dataset
 from simulator import reports as model
 from simulator.dataset import local_day_start
@@ -39,7 +48,6 @@ REPORTS = ["aggregated_reports", "daily_reports"]
 CHANGE_DRIVEN = ["experiences", "experience_details", "variations", "goals", "audiences", "locations"]
 ALL_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
 EDITABLE_STATUSES = ["draft", "active", "paused", "completed", "scheduled"]
-REPORT_PATH = re.compile(r"/projects/(\d+)/experiences/(\d+)/(aggregated_report|daily_report)$")
 PROJECT_PATH = re.compile(r"/projects/(\d+)/")
 CDK_SUMMARY = "During the sync, the following streams did not sync successfully"
 TOTALS_LOG = "Convert's daily `totals` are "
@@ -74,12 +82,8 @@ def requests_of(run: ConnectorRun) -> List[Any]:
     return run.requests  # type: ignore[attr-defined]
 
 
-def report_requests(run: ConnectorRun, kind: str) -> List[Any]:
-    return [r for r in requests_of(run) if (m := REPORT_PATH.search(r.path)) and m.group(3) == kind]
 
 
-def experience_of(request: Any) -> int:
-    return int(REPORT_PATH.search(request.path).group(2))
 
 
 def project_of(request: Any) -> int:
@@ -143,11 +147,6 @@ def own_daily_rows(sim: ConvertSimulator, exps: Iterable[Mapping[str, Any]], fir
     return rows
 
 
-def daily_by_key(run: ConnectorRun) -> Dict[tuple, Dict[str, Any]]:
-    rows = run.records_of("daily_reports")
-    keyed = {(r["experience_id"], r["goal_id"], r["variation_id"], r["day"], r["metric"]): r for r in rows}
-    assert len(keyed) == len(rows), "a daily row was delivered twice"
-    return keyed
 
 
 def assert_rows_are(got: Mapping[tuple, Mapping[str, Any]], expected: Mapping[tuple, Mapping[str, Any]]) -> None:

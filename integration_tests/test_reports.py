@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, project_cursor, project_cursors, run_connector
+from integration_tests.harness import (
+    ConnectorRun,
+    configured_catalog,
+    daily_by_key,
+    experience_of,
+    project_cursor,
+    project_cursors,
+    report_requests,
+    run_connector,
+)
 from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import reports as model
 
 REPORTS = ["aggregated_reports", "daily_reports"]
 ALL_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
 REVENUE_METRICS = ALL_METRICS[1:]
-REPORT_PATH = re.compile(r"/experiences/(\d+)/(aggregated_report|daily_report)$")
 SEED = 7
 EXPERIENCES = 30
 LOOKBACK_DAYS = 3
@@ -41,12 +48,8 @@ def read(sim: ConvertSimulator, streams: List[str], state: Optional[list] = None
     return run
 
 
-def report_requests(run: ConnectorRun, kind: str) -> List[Any]:
-    return [r for r in run.requests if (m := REPORT_PATH.search(r.path)) and m.group(2) == kind]  # type: ignore[attr-defined]
 
 
-def experience_of(request: Any) -> int:
-    return int(REPORT_PATH.search(request.path).group(1))
 
 
 def stream_state(run: ConnectorRun, stream: str) -> Dict[str, Any]:
@@ -109,11 +112,6 @@ def expected_daily(sim: ConvertSimulator, offset: int, experiences: Iterable[Map
     return rows
 
 
-def daily_by_key(run: ConnectorRun) -> Dict[tuple, Dict[str, Any]]:
-    rows = run.records_of("daily_reports")
-    keyed = {(r["experience_id"], r["goal_id"], r["variation_id"], r["day"], r["metric"]): r for r in rows}
-    assert len(keyed) == len(rows), "a daily row was emitted twice"
-    return keyed
 
 
 # ----------------------------------------------------------------------------- fixtures
