@@ -105,6 +105,21 @@ def run_connector(
     return ConnectorRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
+_DISCOVERED: List[Dict[str, Any]] = []
+
+
+def discovered_catalog() -> Dict[str, Any]:
+    """The catalog ``discover`` prints, read once per test process: it makes no request and depends on
+    nothing a test varies (key, account, projects, simulator address)."""
+    if not _DISCOVERED:
+        config = {"key_id": "k", "key_secret": "s", "account_id": "100001", "project_id": "*",
+                  "api_base_url": "http://127.0.0.1:9/api/v2"}
+        result = run_connector("discover", config)
+        assert result.returncode == 0 and result.catalog, result.stderr[-2000:]
+        _DISCOVERED.append(result.catalog)
+    return _DISCOVERED[0]
+
+
 def state_of(run: ConnectorRun, stream: str) -> Dict[str, Any]:
     """The last state a run saved for ``stream``."""
     return next(s["stream"]["stream_state"] for s in run.final_state() if s["stream"]["stream_descriptor"]["name"] == stream)

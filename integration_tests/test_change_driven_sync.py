@@ -13,7 +13,14 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from integration_tests.harness import configured_catalog, project_cursor, project_cursors, run_connector, state_of
+from integration_tests.harness import (
+    configured_catalog,
+    discovered_catalog,
+    project_cursor,
+    project_cursors,
+    run_connector,
+    state_of,
+)
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 
 DAY = 86400
@@ -34,8 +41,7 @@ def sim(request):
 
 
 def catalog_for(sim: ConvertSimulator, *streams: str) -> Dict[str, Any]:
-    discovered = run_connector("discover", sim.config()).catalog
-    return configured_catalog(streams, incremental=streams, discovered=discovered)
+    return configured_catalog(streams, incremental=streams, discovered=discovered_catalog())
 
 
 def sync(sim: ConvertSimulator, catalog: Dict[str, Any], state: Any = None):

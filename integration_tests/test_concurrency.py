@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
+from integration_tests.harness import ConnectorRun, configured_catalog, discovered_catalog, run_connector
 from simulator import ConvertSimulator, Dataset, Fault
 
 SERIAL, CONCURRENT = 1, 10
@@ -50,10 +50,8 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def discovered(sim) -> Dict[str, Any]:
-    result = run_connector("discover", sim.config())
-    assert result.returncode == 0, result.stdout[-2000:]
-    return result.catalog
+def discovered() -> Dict[str, Any]:
+    return discovered_catalog()
 
 
 @pytest.fixture(scope="module")

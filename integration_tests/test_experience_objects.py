@@ -29,7 +29,14 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 import pytest
 from jsonschema import Draft7Validator
 
-from integration_tests.harness import ConnectorRun, configured_catalog, load_schema, run_connector, state_of
+from integration_tests.harness import (
+    ConnectorRun,
+    configured_catalog,
+    discovered_catalog,
+    load_schema,
+    run_connector,
+    state_of,
+)
 from simulator import BLOG_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import sections as mvt
 from simulator.routes import ApiRequest
@@ -123,24 +130,12 @@ def read(sim: ConvertSimulator, streams: List[str], state: Optional[list] = None
     """One incremental read of ``streams`` of every project, with the simulator's log of just that read."""
     sim.reset_log()
     config = {**sim.config(), "project_id": "*"}
-    run = run_connector("read", config, configured_catalog(streams, incremental=streams, discovered=discovered(sim)),
+    run = run_connector("read", config, configured_catalog(streams, incremental=streams, discovered=discovered_catalog()),
                         state=state)
     if ok:
         assert run.returncode == 0 and not run.errors, (run.errors or run.stderr[-3000:])
     run.requests = sim.requests  # type: ignore[attr-defined]
     return run
-
-
-_DISCOVERED: List[Dict[str, Any]] = []
-
-
-def discovered(sim: ConvertSimulator) -> Dict[str, Any]:
-    """The catalog discover offers (the same for every simulator: discover makes no request), once per module."""
-    if not _DISCOVERED:
-        result = run_connector("discover", {**sim.config(), "project_id": "*"})
-        assert result.returncode == 0, result.stderr[-2000:]
-        _DISCOVERED.append(result.catalog)
-    return _DISCOVERED[0]
 
 
 def classify(requests: Iterable[Any]) -> Counter:
@@ -161,9 +156,8 @@ def classify(requests: Iterable[Any]) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def sim():
-    with ConvertSimulator(dataset=Dataset.generate(seed=7)) as server:
-        yield server
+def sim(simulator):
+    return simulator  # the shared seed-7 simulator (conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +179,7 @@ def test_the_simulator_has_multivariate_experiences_with_sections(sim):
 
 
 def test_discover_declares_keys_and_cursors(sim):
-    streams = {s["name"]: s for s in discovered(sim)["streams"] if s["name"] in STREAMS}
+    streams = {s["name"]: s for s in discovered_catalog()["streams"] if s["name"] in STREAMS}
     assert {name: s["source_defined_primary_key"] for name, s in streams.items()} == {
         name: [[field] for field in KEYS[name]] for name in STREAMS}
     assert {name: s["default_cursor_field"] for name, s in streams.items()} == {
@@ -236,7 +230,7 @@ def test_a_full_read_costs_the_minimum_number_of_requests(sim, first):
 
 
 def test_a_full_refresh_reads_the_same_objects(sim, first):
-    run = run_connector("read", {**sim.config(), "project_id": "*"}, configured_catalog(STREAMS, discovered=discovered(sim)))
+    run = run_connector("read", {**sim.config(), "project_id": "*"}, configured_catalog(STREAMS, discovered=discovered_catalog()))
     assert run.returncode == 0 and not run.errors
     for stream in STREAMS:
         assert keyed(run, stream) == keyed(first, stream), stream
@@ -419,7 +413,7 @@ def test_one_request_at_a_time_or_ten_deliver_the_same_records_and_states():
             server.inject(Fault(502, times=1 << 30, every=7, retry_after=0))
             server.inject(Fault(kind="not_json", times=3, every=5, retry_after=0))
             config = {**server.config(), "project_id": "*", "max_concurrent_requests": concurrency}
-            catalog = configured_catalog(STREAMS, incremental=STREAMS, discovered=discovered(server))
+            catalog = configured_catalog(STREAMS, incremental=STREAMS, discovered=discovered_catalog())
             first_run = run_connector("read", config, catalog)
             assert first_run.returncode == 0 and not first_run.errors, first_run.errors
             server.dataset.edit_variation_change(next(e["id"] for e in server.dataset.records(200002, "experiences")

@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from integration_tests.harness import configured_catalog, daily_metrics, project_cursor, project_cursors, run_connector, state_of
+from integration_tests.harness import (
+    configured_catalog,
+    daily_metrics,
+    discovered_catalog,
+    project_cursor,
+    project_cursors,
+    run_connector,
+    state_of,
+)
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 
 HISTORY_BASED = ["experiences", "experience_details", "goals", "audiences", "locations"]
@@ -25,8 +33,7 @@ def sim():
 
 @pytest.fixture()
 def catalog(sim):
-    discovered = run_connector("discover", sim.config()).catalog
-    return lambda *streams: configured_catalog(streams, incremental=streams, discovered=discovered)
+    return lambda *streams: configured_catalog(streams, incremental=streams, discovered=discovered_catalog())
 
 
 def history_ids(sim):

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Set, Tuple
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, run_connector, state_of
+from integration_tests.harness import ConnectorRun, configured_catalog, discovered_catalog, run_connector, state_of
 from simulator import BLOG_PROJECT_ID, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID, ConvertSimulator, Dataset
 
 ALL = (WEB_PROJECT_ID, FULLSTACK_PROJECT_ID, BLOG_PROJECT_ID)
@@ -25,12 +25,8 @@ PROJECT_LISTS = {  # stream -> collection of the dataset
 CHANGE_DRIVEN = ("experiences", "goals")
 
 
-def discovered(sim: ConvertSimulator) -> Dict[str, Any]:
-    return run_connector("discover", sim.config(project_id="*")).catalog
-
-
 def read(sim: ConvertSimulator, project_id: str, streams, state: Any = None, **config: Any) -> ConnectorRun:
-    catalog = configured_catalog(streams, incremental=streams, discovered=discovered(sim))
+    catalog = configured_catalog(streams, incremental=streams, discovered=discovered_catalog())
     result = run_connector("read", sim.config(project_id=project_id, **config), catalog, state=state)
     assert result.returncode == 0 and not result.errors, (result.errors, result.stdout[-3000:])
     return result
@@ -62,7 +58,7 @@ def shared_ids_sim():
 
 def test_every_project_of_the_account_is_read_and_each_record_names_its_project(shared_ids_sim):
     sim = shared_ids_sim
-    catalog = configured_catalog([stream["name"] for stream in discovered(sim)["streams"]], discovered=discovered(sim))
+    catalog = configured_catalog([stream["name"] for stream in discovered_catalog()["streams"]], discovered=discovered_catalog())
     sim.reset_log()
     result = run_connector("read", sim.config(project_id="*"), catalog)
     assert result.returncode == 0 and not result.errors, result.errors
@@ -72,7 +68,7 @@ def test_every_project_of_the_account_is_read_and_each_record_names_its_project(
     with sim.dataset.lock:
         shared = {g["id"] for g in sim.dataset.records(WEB_PROJECT_ID, "goals")} & {g["id"] for g in sim.dataset.records(BLOG_PROJECT_ID, "goals")}
     assert shared, "the dataset must reuse ids across projects for this test"
-    for stream in discovered(sim)["streams"]:
+    for stream in discovered_catalog()["streams"]:
         key = stream.get("source_defined_primary_key") or []
         values = [json.dumps([_dig(record, path) for path in key]) for record in result.records_of(stream["name"])]
         assert len(values) == len(set(values)), f"{stream['name']}: a primary key repeats across projects"

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 from jsonschema import Draft7Validator
 
-from integration_tests.harness import configured_catalog, load_schema, run_connector
+from integration_tests.harness import configured_catalog, discovered_catalog, load_schema, run_connector
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset
 
 STREAM = "variations"
@@ -72,10 +72,8 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def discovered(sim) -> Dict[str, Any]:
-    result = run_connector("discover", sim.config())
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.catalog
+def discovered() -> Dict[str, Any]:
+    return discovered_catalog()
 
 
 @pytest.fixture(scope="module")

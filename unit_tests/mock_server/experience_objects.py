@@ -89,11 +89,5 @@ def sections_request(experience_id: Any, project: str = PROJECT_ID, attempt: int
 
 def experience_event(event_id: int, timestamp: int, history_object: str = "variation", object_id: Optional[int] = 700002) -> RecordBuilder:
     """An event of an experience's own history."""
-    return (
-        a_record("experience_change_history", cursor_field="timestamp")
-        .with_id(event_id)
-        .with_cursor(timestamp)
-        .with_field(FieldPath("object"), history_object)
-        .with_field(FieldPath("object_id"), object_id)
-    )
+    return a_change_event(event_id, timestamp, history_object, object_id, stream="experience_change_history")
 

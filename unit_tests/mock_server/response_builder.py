@@ -112,10 +112,11 @@ def a_non_json_response(status: int = 200, text: str = "<html><body>502 Bad Gate
     return HttpResponse(text, status, {"Content-Type": "text/html"})
 
 
-def a_change_event(event_id: int, timestamp: int, history_object: str, object_id: Any) -> RecordBuilder:
-    """A change-history event about one object."""
+def a_change_event(event_id: int, timestamp: int, history_object: str, object_id: Any,
+                   stream: str = "change_history") -> RecordBuilder:
+    """A change-history event about one object (of the project's history, or of ``stream``'s)."""
     return (
-        a_record("change_history", cursor_field="timestamp")
+        a_record(stream, cursor_field="timestamp")
         .with_id(event_id)
         .with_cursor(timestamp)
         .with_field(FieldPath("object"), history_object)
