@@ -12,9 +12,10 @@ request group and project against the minimum, records per stream, wall time aga
 ``max_concurrent_requests``).
 
 Then the cost of re-reading every editable experience (draft, active, paused, completed, scheduled)
-on each incremental sync of ``experience_details`` and ``variations``: at zero latency, for the sizes
-of ``--refresh-sizes``, a first sync of the two streams, ``advance(1)``, an incremental sync, and the
-requests of each against the number of editable experiences.
+on each incremental sync of ``experience_details``, ``variations`` and ``variation_changes`` (the last
+two share their pages): at zero latency, for the sizes of ``--refresh-sizes``, a first sync of the three
+streams, ``advance(1)``, an incremental sync, and the requests of each against the number of editable
+experiences.
 
 Minimum requests (computed from the simulator's dataset, never constants; see ``first_sync_minimum``
 and ``incremental_minimum``) count a prerequisite that several streams share once, as one client
@@ -42,14 +43,18 @@ DAY = 86400
 FULL_EVERY_SYNC = ("hypotheses", "observations", "features", "tags", "domains", "audiences", "locations")
 # Change-driven streams -> the change-history object whose events say what to re-read.
 HISTORY_OBJECT = {"experiences": "experience", "experience_details": "experience", "variations": "experience",
-                  "goals": "goal"}
-REFRESHED = ("experience_details", "variations")  # re-read every editable experience on each incremental sync
-# The streams whose fewest requests this module computes. The experience-level streams (variation_changes,
-# report_settings, experience_sections, experience_change_history) are left out here: their exact
-# request counts are asserted in integration_tests/test_experience_objects.py.
-MODELLED_STREAMS = ("account", "collaborators", "projects", "experiences", "experience_details", "variations", "goals",
-                    "audiences", "locations", "hypotheses", "knowledge_bases", "observations", "features", "tags",
-                    "domains", "change_history", "aggregated_reports", "daily_reports")
+                  "variation_changes": "experience", "goals": "goal"}
+# re-read every editable experience on each incremental sync
+REFRESHED = ("experience_details", "variations", "variation_changes")
+# Streams that read another stream's pages: read together, those pages are requested once for both.
+SAME_PAGES = {"variation_changes": "variations"}
+# The streams whose fewest requests this module computes. The per-experience streams (report_settings,
+# experience_sections, experience_change_history) are left out here: their exact request counts are
+# asserted in integration_tests/test_experience_objects.py.
+MODELLED_STREAMS = ("account", "collaborators", "projects", "experiences", "experience_details", "variations",
+                    "variation_changes", "goals", "audiences", "locations", "hypotheses", "knowledge_bases",
+                    "observations", "features", "tags", "domains", "change_history", "aggregated_reports",
+                    "daily_reports")
 NEWEST_EVENT = "newest history event"
 STARTED = "started experiences"
 PROJECTS_LIST = "projects list"
@@ -83,7 +88,7 @@ def request_group(kind: str) -> str:
             return "experiences" + mode
         if "stats" in options.split(","):
             return "experience_details" + mode
-        if options == "variations":
+        if options == "variations,variations.changes":  # the pages of variations and variation_changes
             return "variations" + mode
         if "max_running_timestamp" in options.split(","):
             return STARTED
@@ -101,6 +106,11 @@ def observed(stats: Mapping[str, Any]) -> Dict[str, Dict[str, int]]:
 
 
 # ----------------------------------------------------------------------------- minimum requests
+def _page_readers(streams: Sequence[str]) -> List[str]:
+    """The streams that send list pages of their own: one of each set of streams reading the same pages."""
+    return list(dict.fromkeys(SAME_PAGES.get(stream, stream) for stream in streams))
+
+
 def _add(minimum: Dict[str, Dict[str, int]], group: str, project: str, count: int) -> None:
     minimum.setdefault(group, {})[project] = minimum.get(group, {}).get(project, 0) + count
 
@@ -115,7 +125,8 @@ def first_sync_minimum(facts: Mapping[str, Any], streams: Sequence[str],
     """{group: {project: fewest requests}} for a first sync of ``streams`` with project_id "*".
 
     The projects list once (it resolves "*", and the same answer is the projects stream's records);
-    per project: every list ceil(N/50) (an empty one costs one), the newest change-history event once
+    per project: every list ceil(N/50) (an empty one costs one; variation_changes reads the pages of
+    variations, once for both when both are read), the newest change-history event once
     for all change-driven lists (their changed_at), the started-experience list once for both report
     streams, one aggregated report per started experience, one daily report per started experience
     goal and metric that applies.
@@ -126,11 +137,11 @@ def first_sync_minimum(facts: Mapping[str, Any], streams: Sequence[str],
         if stream in streams:
             _add(minimum, stream, ACCOUNT, 1)
     for project, pf in facts["by_project"].items():
-        for stream in streams:
+        for stream in _page_readers(streams):
             if stream in LIST_KINDS:
                 _add(minimum, stream, project, pages(pf["counts"][LIST_KINDS[stream]]))
-        if any(stream in streams for stream in ("experiences", "experience_details", "variations", "goals",
-                                                 "audiences", "locations")):
+        if any(stream in streams for stream in ("experiences", "experience_details", "variations", "variation_changes",
+                                                 "goals", "audiences", "locations")):
             _add(minimum, NEWEST_EVENT, project, 1)
         if any(stream in streams for stream in ("aggregated_reports", "daily_reports")):
             _add(minimum, STARTED, project, pages(pf["report_experiences"]))
@@ -157,6 +168,7 @@ def incremental_minimum(before: Mapping[str, Any], after: Mapping[str, Any], str
     the cursor; each object type's history (experience, goal) once for the streams it drives, and the
     ids its events name 50 a request (experience_details and variations: only those not also editable);
     every editable experience 50 a request for experience_details and for variations (the refresh);
+    variation_changes reads the pages of variations (none of its own when both are read);
     the newest event once (audiences' and locations' changed_at); knowledge bases newest first down to
     the cursor; the started experiences once, and reports for each one that ran after the saved
     ``ran_until`` minus the lookback or is still running.
@@ -183,7 +195,7 @@ def incremental_minimum(before: Mapping[str, Any], after: Mapping[str, Any], str
                  _newest_first_pages(len(events), sum(1 for e in now["history"] if e[1] == obj)))
         changed = {obj: sorted({e[2] for e in new_events if e[1] == obj}) for obj in ("experience", "goal")}
         editable = set(now["editable_ids"])
-        for stream in streams:
+        for stream in _page_readers(streams):
             if stream not in HISTORY_OBJECT:
                 continue
             ids = changed[HISTORY_OBJECT[stream]]

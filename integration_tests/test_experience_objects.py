@@ -10,8 +10,11 @@ report_settings, experience_sections and experience_change_history, every projec
   archived experience edited) delivers the new and changed objects: exactly the objects of the
   experiences the project history names and of those that can still be edited, with the changes in
   them, and of the experience histories only the new events and the saved second again.
+* variations and variation_changes read in one sync send the requests of one of them read alone, and
+  each delivers the records it delivers alone, in a first sync and after changes.
 * A path that answers 404 for every experience fails only its stream, with one error naming it and the
   path; an experience that vanished during the sync is skipped with a warning.
+* One request at a time or ten (with faults) give the same records and states, variations included.
 
 Expected values come from the simulator's dataset (or from what its API serves for report settings,
 whose defaults it computes), never from the connector's output.
@@ -42,6 +45,9 @@ from simulator import sections as mvt
 from simulator.routes import ApiRequest
 
 STREAMS = ["variation_changes", "report_settings", "experience_sections", "experience_change_history"]
+PAIR = ["variations", "variation_changes"]  # two views of the same pages (sent once when read together)
+WITH_VARIATIONS = STREAMS + ["variations"]
+VARIATION_PAGES = ("list", ("variations", "variations.changes"))
 PAGE = 50
 EDITABLE = ("draft", "active", "paused", "completed", "scheduled")
 KEYS = {"variation_changes": ("experience_id", "variation_id", "id"), "report_settings": ("experience_id",),
@@ -215,7 +221,7 @@ def test_a_full_read_costs_the_minimum_number_of_requests(sim, first):
     history_pages = sum(max(1, math.ceil(count / PAGE)) for count in events.values())
     counts = classify(first.requests)
     assert counts == Counter({
-        ("list", ("variations", "variations.changes")): pages,  # variation_changes
+        VARIATION_PAGES: pages,  # variation_changes
         ("list", ()): pages,  # the experience list shared by the three per-experience streams
         ("call", "report_settings"): total,
         ("call", "sections"): mvts,
@@ -333,7 +339,7 @@ def test_an_incremental_sync_costs_what_the_docs_state(sim, first, changed):
     counts = classify(run.requests)
     assert counts[("list", ())] == pages  # the shared experience list
     # variation_changes: the named experiences 50 per request, and the editable ones (one request even for none)
-    assert counts[("list", ("variations", "variations.changes"))] == (
+    assert counts[VARIATION_PAGES] == (
         sum(math.ceil(len(ids) / PAGE) for ids in named.values())
         + sum(max(1, math.ceil(len(e) / PAGE)) for e in editable.values()))
     assert counts[("call", "report_settings")] == len(reread)
@@ -388,15 +394,44 @@ def test_an_experience_that_vanished_during_the_sync_is_skipped_with_a_warning()
     assert len(warnings) == 2 and all("probably deleted during the sync" in w for w in warnings)
 
 
+# ----------------------------------------------------------------------------- variations and variation_changes together
+def alone_and_together(server: ConvertSimulator, states: Optional[Dict[str, list]] = None) -> Dict[str, ConnectorRun]:
+    """variations alone, variation_changes alone, then both in one sync, each from its own saved state."""
+    return {name: read(server, streams, state=states[name] if states else None)
+            for name, streams in (("variations", ["variations"]), ("variation_changes", ["variation_changes"]), ("both", PAIR))}
+
+
+def test_variations_and_variation_changes_read_together_send_the_requests_of_one():
+    with ConvertSimulator(dataset=Dataset.generate(seed=7)) as server:
+        ds = server.dataset
+        first = alone_and_together(server)
+        truth = expected_changes(ds)
+        paused = next(e for e in experiences(ds)[200002] if e["status"] == "paused" and any(v["changes"] for v in e["variations"]))
+        edited = ds.edit_variation_change(paused["id"])
+        later = alone_and_together(server, {name: run.final_state() for name, run in first.items()})
+    for runs in (first, later):
+        both = classify(runs["both"].requests)
+        for stream in PAIR:
+            # the records of the stream read alone (changed_at is the same newest event of each project) ...
+            alone = runs[stream]
+            assert sorted(map(json.dumps, runs["both"].records_of(stream))) == sorted(map(json.dumps, alone.records_of(stream)))
+            # ... from the requests of the stream read alone: its pages once, each project's history once
+            assert both == classify(alone.requests), (both, classify(alone.requests))
+        assert both[VARIATION_PAGES] > 0
+    assert not mismatches(keyed(first["both"], "variation_changes"), truth)
+    changes = keyed(later["both"], "variation_changes")
+    assert changes[next(key for key in changes if key[2] == edited["id"])]["data"] == edited["data"]
+
+
 # ----------------------------------------------------------------------------- concurrency
-def canonical_records(run: ConnectorRun) -> Dict[str, List[str]]:
-    return {stream: sorted(json.dumps(r, sort_keys=True) for r in run.records_of(stream)) for stream in STREAMS}
+def canonical_records(run: ConnectorRun, streams: List[str]) -> Dict[str, List[str]]:
+    return {stream: sorted(json.dumps(r, sort_keys=True) for r in run.records_of(stream)) for stream in streams}
 
 
-def comparable_states(run: ConnectorRun) -> Dict[str, Any]:
+def comparable_states(run: ConnectorRun, streams: List[str]) -> Dict[str, Any]:
     """The saved states less ``lookback_window`` (the CDK's measure of how long the sync took)."""
     out = {}
-    for stream in STREAMS:
+    for stream in streams:
         state = dict(state_of(run, stream))
         state.pop("lookback_window", None)
         if "states" in state:
@@ -413,7 +448,7 @@ def test_one_request_at_a_time_or_ten_deliver_the_same_records_and_states():
             server.inject(Fault(502, times=1 << 30, every=7, retry_after=0))
             server.inject(Fault(kind="not_json", times=3, every=5, retry_after=0))
             config = {**server.config(), "project_id": "*", "max_concurrent_requests": concurrency}
-            catalog = configured_catalog(STREAMS, incremental=STREAMS, discovered=discovered_catalog())
+            catalog = configured_catalog(WITH_VARIATIONS, incremental=WITH_VARIATIONS, discovered=discovered_catalog())
             first_run = run_connector("read", config, catalog)
             assert first_run.returncode == 0 and not first_run.errors, first_run.errors
             server.dataset.edit_variation_change(next(e["id"] for e in server.dataset.records(200002, "experiences")
@@ -423,5 +458,5 @@ def test_one_request_at_a_time_or_ten_deliver_the_same_records_and_states():
             assert server.count(status=502) and server.count(status=503), "the faults were not met"
             runs.append((first_run, second_run))
     for serial, concurrent in zip(*runs):
-        assert canonical_records(serial) == canonical_records(concurrent)
-        assert comparable_states(serial) == comparable_states(concurrent)
+        assert canonical_records(serial, WITH_VARIATIONS) == canonical_records(concurrent, WITH_VARIATIONS)
+        assert comparable_states(serial, WITH_VARIATIONS) == comparable_states(concurrent, WITH_VARIATIONS)

@@ -27,6 +27,7 @@ LIST_PATH = f"/projects/{WEB_PROJECT_ID}/experiences"
 HISTORY_PATH = f"/projects/{WEB_PROJECT_ID}/change-history"
 FIELDS = ("name", "key", "description", "is_baseline", "traffic_distribution", "status")
 EDITABLE = ["draft", "active", "paused", "completed", "scheduled"]  # re-read on every incremental sync
+VARIATION_PAGES_INCLUDE = ["variations", "variations.changes"]  # the pages variation_changes reads too
 
 
 def expected_variations(dataset: Dataset) -> Dict[Tuple[int, int], Dict[str, Any]]:
@@ -55,7 +56,7 @@ def comparable(record: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def variation_list_requests(requests: list) -> list:
-    return [r for r in requests if r.path.endswith(LIST_PATH) and (r.body or {}).get("include") == ["variations"]]
+    return [r for r in requests if r.path.endswith(LIST_PATH) and (r.body or {}).get("include") == VARIATION_PAGES_INCLUDE]
 
 
 def outside_the_stream(requests: list) -> Counter:

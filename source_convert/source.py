@@ -72,10 +72,18 @@ class SourceConvert(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
-        """Reads every configured project; ``*`` is resolved first (once, if the pre-read check has not)."""
+        """Reads every configured project; ``*`` is resolved first (once, if the pre-read check has not).
+
+        The catalog's streams are the ones that share answers (``shared_reads.select_streams``); what
+        they shared is forgotten when the read ends.
+        """
         if self._config.get(ALL_PROJECTS_FLAG):
             self.settle_projects(logger)
-        yield from super().read(logger, config, catalog, state)
+        shared_reads.select_streams(configured.stream.name for configured in catalog.streams)
+        try:
+            yield from super().read(logger, config, catalog, state)
+        finally:
+            shared_reads.clear()
 
     def ensure_usable(self, logger: logging.Logger, command: str) -> None:
         """What the command line does before ``check`` and ``read``, so a connection that cannot work

@@ -1,6 +1,6 @@
 """Custom low-code components: Convert's HMAC signing, envelope extraction and page-number paging,
-report flattening and partitions, change-history re-reads, the per-experience calls, retries and
-partition fields."""
+report flattening and partitions, change-history re-reads, the per-experience calls, pages shared by
+two streams, retries and partition fields."""
 
 from source_convert.components.authenticator import ConvertHmacAuthenticator
 from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler
@@ -17,6 +17,7 @@ from source_convert.components.reports import (
     RanUntil,
     RecentExperiencesPartitionRouter,
 )
+from source_convert.components.shared_pages import SharedPageRequester
 from source_convert.components.variations import VariationChangeExtractor, VariationExtractor
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "PartitionFields",
     "RanUntil",
     "RecentExperiencesPartitionRouter",
+    "SharedPageRequester",
     "VariationChangeExtractor",
     "VariationExtractor",
 ]

@@ -74,6 +74,14 @@ class ConvertRequestBuilder:
         return builder.page(1)
 
     @classmethod
+    def variation_pages(cls, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
+        """The experience list with every variation and its changes: the pages of ``variations`` and
+        ``variation_changes`` (the router adds ``status``, and ``only`` for changed experiences)."""
+        return cls.project_list("experiences", project=project).with_body(
+            include=["variations", "variations.changes"], expand=["variations", "variations.changes"]
+        )
+
+    @classmethod
     def change_history(cls, project: str = PROJECT_ID) -> "ConvertRequestBuilder":
         """The project's change history, newest first."""
         return cls(f"/accounts/{ACCOUNT_ID}/projects/{project}/change-history").with_body(

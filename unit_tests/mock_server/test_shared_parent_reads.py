@@ -38,8 +38,7 @@ def test_a_first_sync_of_three_change_driven_streams_asks_each_project_s_newest_
         experiences = ConvertRequestBuilder.project_list("experiences", project=project).with_partition(status=EXPERIENCE_STATUSES)
         http_mocker.post(experiences.build(), a_list_response("experiences").with_records(records_with_ids("experiences", [experience])).build())
         http_mocker.post(
-            ConvertRequestBuilder.project_list("experiences", project=project)
-            .with_body(include=["variations"], expand=["variations"])
+            ConvertRequestBuilder.variation_pages(project)
             .with_partition(status=EXPERIENCE_STATUSES)
             .build(),
             a_list_response("experience_details").with_records([a_record("experience_details").with_id(experience)]).build(),

@@ -17,12 +17,6 @@ _STREAM = "variation_changes"
 _SAVED, _NEWEST = 1_766_000_000, 1_766_500_000
 
 
-def changes_page() -> ConvertRequestBuilder:
-    return ConvertRequestBuilder.project_list("experiences").with_body(
-        include=["variations", "variations.changes"], expand=["variations", "variations.changes"]
-    )
-
-
 def keys(output) -> list:
     return [(m.record.data["experience_id"], m.record.data["variation_id"], m.record.data["id"]) for m in output.records]
 
@@ -31,7 +25,7 @@ def test_each_change_of_each_variation_is_a_record_with_its_variation_and_experi
     # Given: two experiences; each has a baseline without changes and a variation with two
     given_the_newest_event(http_mocker, _NEWEST)
     http_mocker.post(
-        changes_page().with_partition(status=STATUSES).build(),
+        ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [31, 32])).build(),
     )
 
@@ -54,7 +48,7 @@ def test_changes_listed_as_ids_fail_the_stream_instead_of_looking_like_no_change
     unexpanded = a_record(_STREAM).with_id(31).with_field(
         FieldPath("variations"), [{"id": 700002, "name": "Green button", "changes": [800001, 800002]}]
     )
-    http_mocker.post(changes_page().with_partition(status=STATUSES).build(), a_list_response(_STREAM).with_records([unexpanded]).build())
+    http_mocker.post(ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build(), a_list_response(_STREAM).with_records([unexpanded]).build())
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
@@ -70,11 +64,11 @@ def test_a_later_sync_re_reads_the_changed_and_every_editable_experience(http_mo
     # Given: the history names 4 (archived since); 9 and 10 can still be edited
     given_the_experience_events(http_mocker, [a_change_event(50, _NEWEST, "experience", 4)])
     http_mocker.post(
-        changes_page().with_partition(status=["archived", "deleted"], only=[4]).build(),
+        ConvertRequestBuilder.variation_pages().with_partition(status=["archived", "deleted"], only=[4]).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [4])).build(),
     )
     http_mocker.post(
-        changes_page().with_partition(status=EDITABLE).build(),
+        ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [9, 10])).build(),
     )
 

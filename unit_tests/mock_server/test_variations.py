@@ -18,8 +18,7 @@ def test_each_variation_of_each_experience_is_a_record_keyed_by_its_experience(h
         a_list_response("change_history").with_records([a_change_event(9, _NEWEST, "goal", 1)]).build(),
     )
     http_mocker.post(
-        ConvertRequestBuilder.project_list("experiences")
-        .with_body(include=["variations"], expand=["variations"])
+        ConvertRequestBuilder.variation_pages()
         .with_partition(status=_STATUSES)
         .build(),
         a_list_response("experience_details").with_records(
