@@ -115,6 +115,17 @@ def _add(minimum: Dict[str, Dict[str, int]], group: str, project: str, count: in
     minimum.setdefault(group, {})[project] = minimum.get(group, {}).get(project, 0) + count
 
 
+def _account_minimum(facts: Mapping[str, Any], streams: Sequence[str]) -> Dict[str, Dict[str, int]]:
+    """The account-level requests of every sync: the projects list once (it resolves "*", and the same
+    answer is the projects stream's records), ``account`` and ``collaborators`` one each."""
+    minimum: Dict[str, Dict[str, int]] = {}
+    _add(minimum, PROJECTS_LIST, ACCOUNT, pages(len(facts["projects"])))
+    for stream in ("account", "collaborators"):
+        if stream in streams:
+            _add(minimum, stream, ACCOUNT, 1)
+    return minimum
+
+
 def _daily_requests(experience: Mapping[str, Any], metrics: Sequence[str]) -> int:
     revenue_metrics = sum(1 for metric in DAILY_METRICS[1:] if metric in metrics)
     return experience["goals"] * ("conversion_rate" in metrics) + experience["revenue_goals"] * revenue_metrics
@@ -124,18 +135,13 @@ def first_sync_minimum(facts: Mapping[str, Any], streams: Sequence[str],
                        metrics: Sequence[str] = DAILY_METRICS) -> Dict[str, Dict[str, int]]:
     """{group: {project: fewest requests}} for a first sync of ``streams`` with project_id "*".
 
-    The projects list once (it resolves "*", and the same answer is the projects stream's records);
-    per project: every list ceil(N/50) (an empty one costs one; variation_changes reads the pages of
+    The account-level requests (``_account_minimum``); per project: every list ceil(N/50) (an empty one costs one; variation_changes reads the pages of
     variations, once for both when both are read), the newest change-history event once
     for all change-driven lists (their changed_at), the started-experience list once for both report
     streams, one aggregated report per started experience, one daily report per started experience
     goal and metric that applies.
     """
-    minimum: Dict[str, Dict[str, int]] = {}
-    _add(minimum, PROJECTS_LIST, ACCOUNT, pages(len(facts["projects"])))
-    for stream in ("account", "collaborators"):
-        if stream in streams:
-            _add(minimum, stream, ACCOUNT, 1)
+    minimum = _account_minimum(facts, streams)
     for project, pf in facts["by_project"].items():
         for stream in _page_readers(streams):
             if stream in LIST_KINDS:
@@ -173,11 +179,7 @@ def incremental_minimum(before: Mapping[str, Any], after: Mapping[str, Any], str
     the cursor; the started experiences once, and reports for each one that ran after the saved
     ``ran_until`` minus the lookback or is still running.
     """
-    minimum: Dict[str, Dict[str, int]] = {}
-    _add(minimum, PROJECTS_LIST, ACCOUNT, pages(len(after["projects"])))
-    for stream in ("account", "collaborators"):
-        if stream in streams:
-            _add(minimum, stream, ACCOUNT, 1)
+    minimum = _account_minimum(after, streams)
     for project, now in after["by_project"].items():
         then = before["by_project"].get(project)
         history_cursor = max((event[0] for event in then["history"]), default=None) if then else None

@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
+
 REPO = Path(__file__).resolve().parent.parent
-SCHEMAS = REPO / "source_convert" / "schemas"
 PAGE = 50
 STREAMS = ["account", "collaborators", "projects", "experiences", "experience_details", "variations", "goals",
            "audiences", "locations", "hypotheses", "knowledge_bases", "observations", "features", "tags", "domains",
@@ -278,7 +279,7 @@ def catalog(streams: Sequence[str]) -> Dict[str, Any]:
     """Full-refresh configured catalog with the full JSON schemas of the streams."""
     out = []
     for name in streams:
-        schema = json.loads((SCHEMAS / f"{name}.json").read_text())
+        schema = ResourceSchemaLoader("source_convert").get_schema(name)  # shared definitions resolved
         out.append({"stream": {"name": name, "json_schema": schema, "supported_sync_modes": ["full_refresh"]},
                     "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"})
     return {"streams": out}

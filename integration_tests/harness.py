@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = REPO_ROOT / "source_convert" / "schemas"
 
@@ -132,7 +134,9 @@ def daily_metrics(dataset: Any, goal_id: int, project_id: int) -> List[str]:
 
 
 def load_schema(stream: str) -> Dict[str, Any]:
-    return json.loads((SCHEMAS_DIR / f"{stream}.json").read_text())
+    """The stream's schema as the connector declares it: its file, with the shared definitions
+    (``schemas/shared``) resolved by the CDK's loader."""
+    return ResourceSchemaLoader("source_convert").get_schema(stream)
 
 
 def stream_names() -> List[str]:

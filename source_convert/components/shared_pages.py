@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, List, Mapping, MutableMapping, Optional, Union
 
 import requests
@@ -11,7 +11,7 @@ import requests
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import StreamSlice, StreamState
 
 from source_convert.components.shared_reads import read_shared, selected
 
@@ -37,12 +37,7 @@ class SharedPageRequester(Requester):
     requester: HttpRequester
     shared_by: List[str]
     max_kept_megabytes: int
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
-    name: str = field(default="")
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self.name = self.name or str((parameters or {}).get("name", ""))
+    name: str  # the stream's (the CDK passes it to a stream's requester)
 
     # ------------------------------------------------------------------ the shared send
     def send_request(

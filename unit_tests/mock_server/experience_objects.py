@@ -19,19 +19,18 @@ from unit_tests.mock_server.config import ACCOUNT_ID, KEY_ID, PROJECT_ID
 from unit_tests.mock_server.request_builder import (
     FROZEN_NOW,
     SIGNATURE_TTL_SECONDS,
+    EXPERIENCE_STATUSES,
     ConvertRequestBuilder,
     expected_authorization,
 )
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, a_record
 
-STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
-EDITABLE = ["draft", "active", "paused", "completed", "scheduled"]
 SECTION_OPTIONS = ["versions", "versions.changes"]
 
 
 def experience_index(project: str = PROJECT_ID, page: int = 1) -> ConvertRequestBuilder:
     """The experience list the three streams share: every status, sorted by id."""
-    return ConvertRequestBuilder.project_list("experiences", project=project).with_body(status=STATUSES).page(page)
+    return ConvertRequestBuilder.project_list("experiences", project=project).with_body(status=EXPERIENCE_STATUSES).page(page)
 
 
 def an_indexed_experience(experience_id: int, status: str = "active", kind: str = "a/b") -> RecordBuilder:

@@ -30,6 +30,12 @@ def expected_authorization(expires: str, url: str, body: bytes, key_id: str = KE
     return f"Convert-HMAC-SHA256 Signature={digest}"
 
 
+# The experience statuses the connector names in its experience lists: every documented one, and
+# the ones that can still be edited (the editable refresh of every incremental sync).
+EXPERIENCE_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
+EDITABLE_STATUSES = ["draft", "active", "paused", "completed", "scheduled"]
+
+
 class ConvertRequestBuilder:
     """``ConvertRequestBuilder.project_list("goals").with_body(only=[1, 2]).page(2).build()``.
 

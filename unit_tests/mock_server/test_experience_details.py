@@ -7,14 +7,12 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from unit_tests.mock_server.config import ConfigBuilder
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.request_builder import EDITABLE_STATUSES, EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, records_with_ids
 from unit_tests.mock_server.runner import read_stream
 from unit_tests.mock_server.states import changed_list_state_of
 
 _STREAM = "experience_details"
-_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
-_EDITABLE = ["draft", "active", "paused", "completed", "scheduled"]
 _SAVED, _NEWEST = 1_766_000_000, 1_766_500_000
 
 
@@ -32,7 +30,7 @@ def test_a_first_sync_asks_for_every_include_and_expansion(http_mocker: HttpMock
         a_list_response("change_history").with_records([a_change_event(9, _NEWEST, "goal", 1)]).build(),
     )
     http_mocker.post(
-        details_page().with_partition(status=_STATUSES).build(),
+        details_page().with_partition(status=EXPERIENCE_STATUSES).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [1])).build(),
     )
 
@@ -58,7 +56,7 @@ def test_a_later_sync_re_reads_the_changed_and_every_editable_experience(http_mo
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [4])).build(),
     )
     http_mocker.post(
-        details_page().with_partition(status=_EDITABLE).build(),
+        details_page().with_partition(status=EDITABLE_STATUSES).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [9, 10])).build(),
     )
     state = changed_list_state_of(_SAVED)

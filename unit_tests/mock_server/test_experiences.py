@@ -10,7 +10,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from unit_tests.mock_server.config import PROJECT_ID, ConfigBuilder
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.request_builder import EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import (
     a_change_event,
     a_list_response,
@@ -22,13 +22,12 @@ from unit_tests.mock_server.runner import read_stream
 from unit_tests.mock_server.states import changed_list_state_of, history_cursors
 
 _STREAM = "experiences"
-_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
 _SAVED = 1_766_000_000  # the history cursor a previous sync saved
 _NEWEST = 1_766_500_000  # the newest event Convert has
 
 
 def experiences_page(page: int = 1) -> ConvertRequestBuilder:
-    return ConvertRequestBuilder.project_list(_STREAM).page(page).with_partition(status=_STATUSES)
+    return ConvertRequestBuilder.project_list(_STREAM).page(page).with_partition(status=EXPERIENCE_STATUSES)
 
 
 def state_at(timestamp: int) -> dict:

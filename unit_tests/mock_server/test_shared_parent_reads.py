@@ -6,7 +6,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from unit_tests.mock_server.config import OTHER_PROJECT_ID, PROJECT_ID, ConfigBuilder
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.request_builder import EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import (
     a_change_event,
     a_daily_report_response,
@@ -21,7 +21,6 @@ from unit_tests.mock_server.states import history_cursors, report_cursors, strea
 
 A, B = PROJECT_ID, OTHER_PROJECT_ID
 NEWEST = {A: 1_766_500_000, B: 1_766_400_000}
-EXPERIENCE_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
 CHANGE_DRIVEN = ["experiences", "goals", "variations"]
 DAY = 86400
 T = 1_766_000_000

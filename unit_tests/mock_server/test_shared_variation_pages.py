@@ -8,8 +8,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from unit_tests.mock_server.config import ConfigBuilder
-from unit_tests.mock_server.experience_objects import EDITABLE, STATUSES, given_the_experience_events, given_the_newest_event
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.experience_objects import given_the_experience_events, given_the_newest_event
+from unit_tests.mock_server.request_builder import EDITABLE_STATUSES, EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, an_error_response, records_with_ids
 from unit_tests.mock_server.runner import read_streams
 from unit_tests.mock_server.states import changed_list_state_of, stream_state
@@ -26,7 +26,7 @@ def experiences_of(output, stream: str) -> Counter:
 def test_a_first_sync_of_both_streams_sends_each_page_once(http_mocker: HttpMocker) -> None:
     # Given: 60 experiences on two pages (each with two variations, one of which has two changes)
     given_the_newest_event(http_mocker, _NEWEST)
-    pages = [ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).page(number).build() for number in (1, 2)]
+    pages = [ConvertRequestBuilder.variation_pages().with_partition(status=EXPERIENCE_STATUSES).page(number).build() for number in (1, 2)]
     for page, ids in zip(pages, (range(1, 51), range(51, 61))):
         http_mocker.post(page, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", ids))
                          .with_items_count(60).build())
@@ -50,7 +50,7 @@ def test_a_later_sync_of_both_streams_sends_the_changed_and_the_editable_batches
     # Given: both streams saved the same cursor; the history names 4 (archived since); 9 and 10 can still be edited
     given_the_experience_events(http_mocker, [a_change_event(50, _NEWEST, "experience", 4)])
     changed = ConvertRequestBuilder.variation_pages().with_partition(status=["archived", "deleted"], only=[4]).build()
-    editable = ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE).build()
+    editable = ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE_STATUSES).build()
     http_mocker.post(changed, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", [4])).build())
     http_mocker.post(editable, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", [9, 10])).build())
 
@@ -71,9 +71,9 @@ def test_streams_with_different_saved_states_each_send_their_own_requests(http_m
     # Given: variations has a saved cursor (a later sync), variation_changes has none (its first sync)
     given_the_newest_event(http_mocker, _NEWEST)
     given_the_experience_events(http_mocker, [a_change_event(50, _NEWEST, "experience", 4)])
-    whole = ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build()
+    whole = ConvertRequestBuilder.variation_pages().with_partition(status=EXPERIENCE_STATUSES).build()
     changed = ConvertRequestBuilder.variation_pages().with_partition(status=["archived", "deleted"], only=[4]).build()
-    editable = ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE).build()
+    editable = ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE_STATUSES).build()
     http_mocker.post(whole, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", [4, 9, 10, 11])).build())
     http_mocker.post(changed, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", [4])).build())
     http_mocker.post(editable, a_list_response("variation_changes").with_records(records_with_ids("variation_changes", [9])).build())
@@ -92,7 +92,7 @@ def test_streams_with_different_saved_states_each_send_their_own_requests(http_m
 def test_a_page_that_fails_is_not_shared_each_stream_asks_and_reports_its_own_error(http_mocker: HttpMocker) -> None:
     # Given: Convert refuses the first page as invalid (not retried)
     given_the_newest_event(http_mocker, _NEWEST)
-    page = ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build()
+    page = ConvertRequestBuilder.variation_pages().with_partition(status=EXPERIENCE_STATUSES).build()
     http_mocker.post(page, an_error_response(422, "Invalid include"))
 
     # When

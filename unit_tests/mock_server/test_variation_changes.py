@@ -7,8 +7,8 @@ from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.mock_http.response_builder import FieldPath
 
 from unit_tests.mock_server.config import ConfigBuilder
-from unit_tests.mock_server.experience_objects import EDITABLE, STATUSES, given_the_experience_events, given_the_newest_event
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.experience_objects import given_the_experience_events, given_the_newest_event
+from unit_tests.mock_server.request_builder import EDITABLE_STATUSES, EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, a_record, records_with_ids
 from unit_tests.mock_server.runner import read_stream
 from unit_tests.mock_server.states import changed_list_state_of
@@ -25,7 +25,7 @@ def test_each_change_of_each_variation_is_a_record_with_its_variation_and_experi
     # Given: two experiences; each has a baseline without changes and a variation with two
     given_the_newest_event(http_mocker, _NEWEST)
     http_mocker.post(
-        ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build(),
+        ConvertRequestBuilder.variation_pages().with_partition(status=EXPERIENCE_STATUSES).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [31, 32])).build(),
     )
 
@@ -48,7 +48,7 @@ def test_changes_listed_as_ids_fail_the_stream_instead_of_looking_like_no_change
     unexpanded = a_record(_STREAM).with_id(31).with_field(
         FieldPath("variations"), [{"id": 700002, "name": "Green button", "changes": [800001, 800002]}]
     )
-    http_mocker.post(ConvertRequestBuilder.variation_pages().with_partition(status=STATUSES).build(), a_list_response(_STREAM).with_records([unexpanded]).build())
+    http_mocker.post(ConvertRequestBuilder.variation_pages().with_partition(status=EXPERIENCE_STATUSES).build(), a_list_response(_STREAM).with_records([unexpanded]).build())
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
@@ -68,7 +68,7 @@ def test_a_later_sync_re_reads_the_changed_and_every_editable_experience(http_mo
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [4])).build(),
     )
     http_mocker.post(
-        ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE).build(),
+        ConvertRequestBuilder.variation_pages().with_partition(status=EDITABLE_STATUSES).build(),
         a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [9, 10])).build(),
     )
 

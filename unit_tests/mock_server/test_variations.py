@@ -3,11 +3,10 @@
 from airbyte_cdk.test.mock_http import HttpMocker
 
 from unit_tests.mock_server.config import ConfigBuilder
-from unit_tests.mock_server.request_builder import ConvertRequestBuilder
+from unit_tests.mock_server.request_builder import EXPERIENCE_STATUSES, ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, a_record
 from unit_tests.mock_server.runner import read_stream
 
-_STATUSES = ["draft", "active", "paused", "completed", "scheduled", "archived", "deleted"]
 _NEWEST = 1_766_500_000
 
 
@@ -19,7 +18,7 @@ def test_each_variation_of_each_experience_is_a_record_keyed_by_its_experience(h
     )
     http_mocker.post(
         ConvertRequestBuilder.variation_pages()
-        .with_partition(status=_STATUSES)
+        .with_partition(status=EXPERIENCE_STATUSES)
         .build(),
         a_list_response("experience_details").with_records(
             [a_record("experience_details").with_id(31), a_record("experience_details").with_id(32)]
