@@ -1,42 +1,64 @@
 """``source-convert spec|check|discover|read``: the one entrypoint of the shell, the Docker image and PyAirbyte.
 
-Before the CDK's ``launch`` runs the command, the input files are read and ``SourceConvert`` is built
-with the config (validated and normalized there), and ``check`` and ``read`` go through
-``SourceConvert.ensure_usable``. An input or connection that cannot work is reported once: a FAILED
-connection status for ``check``, one error trace and exit code 1 for the other commands.
+``spec`` prints the packaged ``spec.json`` as the protocol's SPEC message and imports neither the CDK
+nor the manifest: it is the one answer that depends on nothing else.
+
+Every other command goes through the CDK's ``launch``. Before it runs, the input files are read and
+``SourceConvert`` is built with the config (validated and normalized there), once, and ``check`` and
+``read`` go through ``SourceConvert.ensure_usable``. An input or connection that cannot work is reported
+once: a FAILED connection status for ``check``, one error trace and exit code 1 for the other commands.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import sys
-import time
-from typing import Any, List, Optional, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-from airbyte_cdk.exception_handler import init_uncaught_exception_handler
-from airbyte_cdk.models import (
-    AirbyteConnectionStatus,
-    AirbyteErrorTraceMessage,
-    AirbyteMessage,
-    AirbyteMessageSerializer,
-    AirbyteTraceMessage,
-    FailureType,
-    Status,
-    TraceType,
-    Type,
-)
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+if TYPE_CHECKING:
+    import argparse
 
-from source_convert.config import ConfigError
-from source_convert.source import SourceConvert
+    from airbyte_cdk.models import AirbyteMessage, FailureType
+
+    from source_convert.source import SourceConvert
+
+SPEC_FILE = "spec.json"
+SPEC_ONLY = ("spec",)
+DEBUG_FLAG = "--debug"  # accepted by spec too; it has no logs to make more detailed
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:
-    """Build the source from the command's files, make sure it can work, then hand over to the CDK."""
+    """Answer ``spec`` from ``spec.json``; build the source for the other commands and hand over to the CDK."""
     arguments: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if _asks_for_spec(arguments):
+        print_spec()
+        return
+    _launch(arguments)
+
+
+def _asks_for_spec(arguments: Sequence[str]) -> bool:
+    return tuple(argument for argument in arguments if argument != DEBUG_FLAG) == SPEC_ONLY
+
+
+def print_spec() -> None:
+    """The SPEC message: ``spec.json`` as it is, one JSON line (what the CDK prints for a connector whose
+    spec is its ``spec.json``)."""
+    spec = json.loads(resources.files("source_convert").joinpath(SPEC_FILE).read_text(encoding="utf-8"))
+    sys.stdout.write(json.dumps({"type": "SPEC", "spec": spec}, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def _launch(arguments: List[str]) -> None:
+    import logging  # noqa: PLC0415 (the CDK and the manifest only for the commands that use them)
+
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch  # noqa: PLC0415
+    from airbyte_cdk.exception_handler import init_uncaught_exception_handler  # noqa: PLC0415
+    from airbyte_cdk.models import FailureType  # noqa: PLC0415
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException  # noqa: PLC0415
+
+    from source_convert.config import ConfigError  # noqa: PLC0415
+
     logger = logging.getLogger("airbyte")
     init_uncaught_exception_handler(logger)  # as launch() does: an unexpected crash is a trace, not a bare traceback
     parsed = AirbyteEntrypoint.parse_args(arguments)
@@ -52,7 +74,10 @@ def run(argv: Optional[Sequence[str]] = None) -> None:
     launch(source, arguments)
 
 
-def _source(parsed: argparse.Namespace) -> SourceConvert:
+def _source(parsed: "argparse.Namespace") -> "SourceConvert":
+    from source_convert.config import ConfigError  # noqa: PLC0415
+    from source_convert.source import SourceConvert  # noqa: PLC0415
+
     config_path, catalog_path, state_path = (getattr(parsed, name, None) for name in ("config", "catalog", "state"))
     config = _read_config(config_path) if config_path else None
     if config_path and not isinstance(config, dict):  # null would read as "no config"
@@ -66,6 +91,8 @@ def _source(parsed: argparse.Namespace) -> SourceConvert:
 
 
 def _read_config(path: str) -> Any:
+    from source_convert.config import ConfigError  # noqa: PLC0415
+
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
@@ -77,9 +104,21 @@ def _read_config(path: str) -> Any:
         raise ConfigError(f"The config file {path!r} is not valid JSON (line {error.lineno}, column {error.colno}).") from None
 
 
-def _refuse(command: str, text: str, failure_type: FailureType) -> int:
+def _refuse(command: str, text: str, failure_type: "FailureType") -> int:
     """Print the failure the way Airbyte expects and return the exit code: a FAILED status for check
     (exit 0), one error trace otherwise (exit 1)."""
+    import time  # noqa: PLC0415
+
+    from airbyte_cdk.models import (  # noqa: PLC0415
+        AirbyteConnectionStatus,
+        AirbyteErrorTraceMessage,
+        AirbyteMessage,
+        AirbyteTraceMessage,
+        Status,
+        TraceType,
+        Type,
+    )
+
     if command == "check":
         status = AirbyteConnectionStatus(status=Status.FAILED, message=text)
         _print(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
@@ -89,7 +128,9 @@ def _refuse(command: str, text: str, failure_type: FailureType) -> int:
     return 1
 
 
-def _print(message: AirbyteMessage) -> None:
+def _print(message: "AirbyteMessage") -> None:
+    from airbyte_cdk.models import AirbyteMessageSerializer  # noqa: PLC0415
+
     print(json.dumps(AirbyteMessageSerializer.dump(message)), flush=True)
 
 

@@ -14,6 +14,7 @@ from airbyte_cdk.models import (
     Status,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_convert.components import shared_reads
@@ -38,6 +39,11 @@ class SourceConvert(YamlDeclarativeSource):
     gives the project IDs of ``*``. ``check`` does it; the command line does it before a ``read``
     (``ensure_usable``), and ``read`` itself for ``*`` when that has not happened (an in-process read).
     The streams then read ``project_ids`` of the config.
+
+    The streams are built once per config (``streams``): the projects check and the read that follows
+    it read the same stream objects. Only ``*`` builds them twice, since the project IDs are part of
+    every project-level stream (its partition router's list is fixed when the stream is built) and are
+    known only after the projects list has been read with the first build.
     """
 
     def __init__(
@@ -55,6 +61,18 @@ class SourceConvert(YamlDeclarativeSource):
             state=state,
         )
         self._projects_settled = False
+        self._streams: Optional[List[AbstractStream]] = None
+        self._streams_config: Optional[Mapping[str, Any]] = None
+
+    def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
+        """The CDK's streams of the source's config, built on the first call for that config and then reused.
+
+        The CDK builds them from the source's own config (the ``config`` argument is not read); a new
+        config (``settle_projects`` for ``*``) means a new build.
+        """
+        if self._streams is None or self._streams_config is not self._config:
+            self._streams, self._streams_config = super().streams(config), self._config
+        return self._streams
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The configured projects settled (see the class docstring); a failure is the reason itself."""
@@ -125,9 +143,11 @@ class SourceConvert(YamlDeclarativeSource):
                 raise
             self._probe_each_project(streams, logger, error)
         else:
-            # Rebinding the source's config reaches every component built from now on (the CDK's own
-            # check overlays values the same way).
-            self._config = {**config, PROJECT_IDS: self._matched(config, listed)}
+            matched = self._matched(config, listed)
+            if matched != list(config[PROJECT_IDS]):
+                # Rebinding the source's config reaches every component built from now on (the CDK's own
+                # check overlays values the same way); the streams built for this read are then rebuilt.
+                self._config = {**config, PROJECT_IDS: matched}
         self._projects_settled = True
         return list(self._config[PROJECT_IDS])
 
