@@ -198,6 +198,7 @@ class Measured:
     errors: List[str] = field(default_factory=list)
     stderr_tail: str = ""
     rusage_from: str = "wait4"
+    started_at: float = 0.0  # time.time() just before the child was started (compare with the simulator's log)
     digests: Dict[str, collections.Counter] = field(default_factory=dict)
     states: Dict[str, Any] = field(default_factory=dict)  # the last STATE message per stream (keep_states)
 
@@ -227,6 +228,7 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
     errors: List[str] = []
     inner: Optional[Dict[str, Any]] = None
     with tempfile.TemporaryFile(mode="w+") as err:
+        started_at = time.time()
         started = time.perf_counter()
         proc = subprocess.Popen(list(args), cwd=cwd, env=_env(connector), stdout=subprocess.PIPE, stderr=err,
                                 bufsize=1 << 16)
@@ -264,7 +266,7 @@ def measure(args: Sequence[str], cwd: str, parse_records: bool = True, timeout: 
         err.seek(0)
         tail = err.read()[-3000:]
     result = Measured(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, records, errors, tail,
-                      digests=digests, states=states)
+                      started_at=started_at, digests=digests, states=states)
     if inner is not None:  # a process inside a container reports its own rusage
         result.cpu_s, result.maxrss_kb, result.rusage_from = inner["cpu_s"], inner["maxrss_kb"], "in-container wait4"
     return result
