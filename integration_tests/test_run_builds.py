@@ -43,6 +43,7 @@ def test_a_read_builds_each_stream_once(simulator, built_streams, tmp_path: Path
     messages = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     read = Counter(message["record"]["stream"] for message in messages if message["type"] == "RECORD")
     assert set(read) == set(STREAMS)
+    assert read["projects"] == len(simulator.dataset.store)  # the stream the check read first, read whole again
     # the projects list twice: the check before the streams, then the projects stream
     assert sum(1 for request in simulator.requests if request.path.endswith("/projects")) == 2
     built = Counter(built_streams)
