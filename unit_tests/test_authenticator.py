@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from source_convert.components import authenticator as auth_module
-from source_convert.components.authenticator import ConvertHmacAuthenticator, shared_budget
+from source_convert.components.authenticator import ConvertAuthenticator, shared_budget
 from source_convert.components.pacing import RequestBudget
 
 CONFIG = {"key_id": "kid-1", "key_secret": "s3cr3t-value-xyz", "requests_per_minute": ""}
@@ -32,7 +32,7 @@ def make_authenticator(**overrides):
         "key_secret": "{{ config['key_secret'] }}",
     }
     fields.update(overrides)
-    return ConvertHmacAuthenticator(**fields)
+    return ConvertAuthenticator(**fields)
 
 
 def prepared(json_body=None):
