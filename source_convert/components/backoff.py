@@ -193,10 +193,10 @@ class ConvertErrorHandler(DefaultErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]]
     ) -> ErrorResolution:
-        if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
-            return self._interpret_success(response_or_exception)
         if isinstance(response_or_exception, requests.Response):
             signed_url.reading().answered(response_or_exception.request, response_or_exception.status_code)
+        if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
+            return self._interpret_success(response_or_exception)
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 401:
             retry = self._first_refusal(response_or_exception)
             if retry is not None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-PROBE_WAIT_SECONDS = 120.0  # a probe answered slower than this (retries, backoff) no longer holds the others back
+PROBE_WAIT_SECONDS = 60.0  # a probe answered slower than this (retries, backoff) no longer holds the others back
 _POLL_SECONDS = 1.0  # how often a waiting request looks whether the probe has gone without an answer
 # Answers that say nothing about the signature: rate limits, timeouts, server faults (and 401 itself).
 _NOT_A_VERDICT = {401, 407, 408, 429}
