@@ -31,15 +31,20 @@ METHOD_OF = {"requestSigning": "request_signing", "secretKey": "secret_key"}  # 
 STREAMS = ["projects", "goals", "experiences", "experience_sections"]
 SECTIONS = r"/experiences/\d+/sections$"
 SEED, EXPERIENCES = 7, 40
+PROJECTS = "200002, 200004"  # the multivariate experiences (experience_sections) are in 200004
 
 
 def _simulator(**options: Any) -> ConvertSimulator:
     return ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=EXPERIENCES), **options)
 
 
+def _config(server: ConvertSimulator, **overrides: Any) -> Dict[str, Any]:
+    return server.config(project_id=PROJECTS, **overrides)
+
+
 def _run(key_type: str, method: str, command: str) -> Tuple[Attempt, List[Any]]:
     with _simulator(key_auth_type=key_type) as server:
-        config = server.config(auth_method=method)
+        config = _config(server, auth_method=method)
         if command == "read":
             server.reset_log()
             run = run_connector("read", config, configured_catalog(STREAMS), timeout=300)
@@ -82,8 +87,8 @@ def test_the_right_method_works_and_the_wrong_one_fails_once_naming_it(runs, key
 @pytest.mark.parametrize("expires_header", ["Expires", "Expire"])
 def test_either_name_of_the_expiry_header_is_read(expires_header):
     with _simulator(expires_header=expires_header) as server:
-        check = run_connector("check", server.config())
-        read = run_connector("read", server.config(), configured_catalog(["goals", "experience_sections"]), timeout=300)
+        check = run_connector("check", _config(server))
+        read = run_connector("read", _config(server), configured_catalog(["goals", "experience_sections"]), timeout=300)
         refused = [r for r in server.requests if r.status == 401]
     assert check.connection_status["status"] == "SUCCEEDED"
     assert read.returncode == 0 and not read.errors and set(read.counts()) == {"goals", "experience_sections"}
@@ -96,7 +101,7 @@ def sections_reads() -> Dict[str, Tuple[Any, List[Any]]]:
     results = {}
     for reading in ("with_query", "without_query"):
         with _simulator(signed_url=reading) as server:
-            config = server.config(max_concurrent_requests=4)
+            config = _config(server, max_concurrent_requests=4)
             server.reset_log()
             run = run_connector("read", config, configured_catalog(["goals", "experience_sections"]), timeout=300)
             results[reading] = (run, server.requests)
@@ -146,10 +151,10 @@ def test_the_image_checks_and_reads_with_the_right_method_and_fails_once_with_th
     require_image(connector_image())
     wrong = [m for m in METHOD_OF.values() if m != METHOD_OF[key_type]][0]
     with _simulator(key_auth_type=key_type, signed_url="without_query", expires_header="Expire") as server:
-        check, check_messages = _image("check", server.config(auth_method=METHOD_OF[key_type]), [])
-        read, read_messages = _image("read", server.config(auth_method=METHOD_OF[key_type]), ["goals", "experience_sections"])
-        bad_check, bad_check_messages = _image("check", server.config(auth_method=wrong), [])
-        bad_read, bad_read_messages = _image("read", server.config(auth_method=wrong), ["goals"])
+        check, check_messages = _image("check", _config(server, auth_method=METHOD_OF[key_type]), [])
+        read, read_messages = _image("read", _config(server, auth_method=METHOD_OF[key_type]), ["goals", "experience_sections"])
+        bad_check, bad_check_messages = _image("check", _config(server, auth_method=wrong), [])
+        bad_read, bad_read_messages = _image("read", _config(server, auth_method=wrong), ["goals"])
     output = "".join(result.stdout + result.stderr for result in (check, read, bad_check, bad_read))
     assert server.key_secret not in output and "Traceback" not in output
     (status,) = [m["connectionStatus"] for m in check_messages if m["type"] == "CONNECTION_STATUS"]
