@@ -148,7 +148,8 @@ SCENARIOS: Dict[str, Callable[[], Outcome]] = {
     "broken_config_json": lambda: _raw_config_file('{"key_id": "k", "key_secret": "%s", "account_id": ' % SECRET),
     "bearer_check_and_read": lambda: _with_faults("key-bearer", [Fault(503, times=1, path_regex=r"/goals$", retry_after=0)], {
         "check": _check(),
-        "read": _read(["projects", "goals", "experiences", "experience_sections", "change_history"]),
+        "read": _read(["projects", "goals", "experiences", "experience_sections", "change_history"],
+                      project_id="200002, 200004"),  # 200004 has the multivariate experiences (a query string)
     }, key_auth_type="secretKey", key_secret=BEARER_SECRET),
     "bearer_wrong_secret": lambda: _with_faults("key-bearer-wrong", [], {
         "check": _check(key_secret=WRONG_SECRET), "read": _read(["goals"], key_secret=WRONG_SECRET),
