@@ -37,7 +37,7 @@ from .signing import (
     WITH_QUERY,
     AuthResult,
     is_compact_json,
-    signed_url,
+    url_to_verify,
     uses_bearer,
     verify_bearer,
     verify_request,
@@ -240,8 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
         if sim.key_auth_type == SECRET_KEY:
             signed = self.headers.get("Authorization") or self.headers.get("Convert-Application-ID")
             return AuthResult(False, SIGNATURE_NOT_ALLOWED if signed else MISSING, REQUEST_SIGNING if signed else "")
-        return verify_request(self.headers, signed_url(full_url, sim.signed_url), body, sim.key_id, sim.key_secret,
-                              expires_header=sim.expires_header)
+        url = url_to_verify(full_url, sim.signed_url)
+        return verify_request(self.headers, url, body, sim.key_id, sim.key_secret, expires_header=sim.expires_header)
 
 
 @dataclass

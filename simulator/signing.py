@@ -128,7 +128,7 @@ def verify_bearer(authorization: str, key_id: str, key_secret: str) -> AuthResul
     return AuthResult(True, "", SECRET_KEY)
 
 
-def signed_url(full_url: str, reading: str) -> str:
+def url_to_verify(full_url: str, reading: str) -> str:
     """The URL a signature covers under ``reading`` (``SIGNED_URL_READINGS``)."""
     if reading == WITH_QUERY:
         return full_url
