@@ -32,7 +32,7 @@ CATEGORIES: List[Tuple[str, Tuple[str, ...]]] = [
     ("imports / module set-up", ("<module>", "_find_and_load", "_call_with_frames_removed")),
     ("waiting (queue, locks)", ("Condition.wait", "Queue.get", "Event.wait", "Thread.join", "time.sleep",
                                 "_worker (concurrent/futures")),
-    ("HMAC authenticator (signing, body re-serialisation)", ("ConvertHmacAuthenticator",)),
+    ("authenticator (signing, body re-serialisation)", ("ConvertAuthenticator",)),
     ("JSON parse of response bodies", ("parsed_body (source_convert",)),
     ("record extraction (source_convert extractors)", ("extract_records (source_convert", "utc_day (source_convert")),
     ("AddFields transformations (Jinja per record)", ("AddFields.transform",)),

@@ -1,6 +1,10 @@
 """The key secret never leaves the connector: every command and failure mode, run with ``--debug``, is
 grepped for it (stdout: records, logs at every level, traces; stderr). Credentials that Convert itself
-returns (``/api-keys``, ``/sdk-keys``) are never requested, so they can never be synced or logged."""
+returns (``/api-keys``, ``/sdk-keys``) are never requested, so they can never be synced or logged.
+
+With the secret-key method the secret is in the ``Authorization`` header of every request, which the
+CDK logs at debug level: its secret holds characters that JSON and ``repr`` escape, so a leak could
+not hide behind the CDK's own masking of config secrets (which matches the raw text only)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from simulator import server as simulator_server
 
 SECRET = "CANARY-k3y-s3cr3t-9f2c7e1d4b"
 WRONG_SECRET = "CANARY-wr0ng-s3cr3t-61be0a77"
-FRAGMENTS = ("k3y-s3cr3t-9f2c7e1d4b", "wr0ng-s3cr3t-61be0a77", "LEAKED-SECRET")
+BEARER_SECRET = 'CANARY-b3ar"q\\uote-s3cr3t-77d1'
+FRAGMENTS = ("k3y-s3cr3t-9f2c7e1d4b", "wr0ng-s3cr3t-61be0a77", "LEAKED-SECRET", "CANARY-b3ar", "s3cr3t-77d1")
 EXP_LIST = r"/projects/\d+/experiences$"
 DEBUG = ["--debug"]
 
@@ -41,11 +46,13 @@ class Outcome:
 
 
 def _sim(key_id: str, **kwargs: Any) -> ConvertSimulator:
-    return ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=60), key_id=key_id, key_secret=SECRET, **kwargs)
+    kwargs.setdefault("key_secret", SECRET)
+    return ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=60), key_id=key_id, **kwargs)
 
 
-def _with_faults(key_id: str, faults: List[Fault], commands: Dict[str, Callable[[ConvertSimulator], Any]]) -> Outcome:
-    with _sim(key_id) as server:
+def _with_faults(key_id: str, faults: List[Fault], commands: Dict[str, Callable[[ConvertSimulator], Any]],
+                 **options: Any) -> Outcome:
+    with _sim(key_id, **options) as server:
         for fault in faults:
             server.inject(fault)
         outcome = Outcome({name: command(server) for name, command in commands.items()})
@@ -139,6 +146,20 @@ SCENARIOS: Dict[str, Callable[[], Outcome]] = {
         "bad_url_check": _check(api_base_url="http://example.com/api/v2"),
     }),
     "broken_config_json": lambda: _raw_config_file('{"key_id": "k", "key_secret": "%s", "account_id": ' % SECRET),
+    "bearer_check_and_read": lambda: _with_faults("key-bearer", [Fault(503, times=1, path_regex=r"/goals$", retry_after=0)], {
+        "check": _check(),
+        "read": _read(["projects", "goals", "experiences", "experience_sections", "change_history"],
+                      project_id="200002, 200004"),  # 200004 has the multivariate experiences (a query string)
+    }, key_auth_type="secretKey", key_secret=BEARER_SECRET),
+    "bearer_wrong_secret": lambda: _with_faults("key-bearer-wrong", [], {
+        "check": _check(key_secret=WRONG_SECRET), "read": _read(["goals"], key_secret=WRONG_SECRET),
+    }, key_auth_type="secretKey", key_secret=BEARER_SECRET),
+    "bearer_to_a_signing_key": lambda: _with_faults("key-bearer-refused", [], {
+        "check": _check(auth_method="secret_key"), "read": _read(["goals"], auth_method="secret_key"),
+    }, key_secret=BEARER_SECRET),
+    "signature_to_a_secret_key_key": lambda: _with_faults("key-signed-refused", [], {
+        "check": _check(auth_method="request_signing"), "read": _read(["goals"], auth_method="request_signing"),
+    }, key_auth_type="secretKey", key_secret=BEARER_SECRET),
 }
 
 
@@ -149,11 +170,11 @@ class _ExpiringSpy:
         self.real = simulator_server.verify_request
         self.done = False
 
-    def __call__(self, headers, full_url, body, key_id, key_secret, now=None):
+    def __call__(self, headers, full_url, body, key_id, key_secret, now=None, **options):
         if key_id == "key-faults" and not self.done and re.search(EXPIRED_PATH, full_url):
             self.done = True
             now = time.time() + 400
-        return self.real(headers, full_url, body, key_id, key_secret, now=now)
+        return self.real(headers, full_url, body, key_id, key_secret, now=now, **options)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +190,7 @@ def outcomes() -> Dict[str, Outcome]:
 def test_no_secret_in_any_output(outcomes, name):
     text = outcomes[name].text
     assert text.strip(), "the scenario produced output"
-    for secret in (SECRET, WRONG_SECRET) + FRAGMENTS:
+    for secret in (SECRET, WRONG_SECRET, BEARER_SECRET) + FRAGMENTS:
         assert secret not in text, f"{secret!r} leaked in scenario {name}"
 
 
@@ -203,6 +224,19 @@ def test_scenarios_reached_the_failure_modes(outcomes):
     broken = outcomes["broken_config_json"].runs
     assert broken["check"].returncode == 0 and "not valid JSON" in broken["check"].stdout
     assert broken["read"].returncode == 1
+
+    bearer = outcomes["bearer_check_and_read"].runs
+    assert bearer["check"].connection_status["status"] == "SUCCEEDED"
+    assert bearer["read"].returncode == 0 and {"goals", "experience_sections"} <= set(bearer["read"].counts())
+    debug = [line for line in bearer["read"].stdout.splitlines() if line.startswith('{"type": "DEBUG"')]
+    assert any("Bearer key-bearer:****" in line for line in debug), "the Bearer header is logged, masked"
+    assert any("HTTP 503" in line or "503" in line for line in bearer["read"].stdout.splitlines()), "a retried request"
+    for name, method in (("bearer_wrong_secret", "secret_key"), ("bearer_to_a_signing_key", "secret_key"),
+                         ("signature_to_a_secret_key_key", "request_signing")):
+        runs = outcomes[name].runs
+        assert runs["check"].connection_status["status"] == "FAILED", name
+        assert f"authentication method '{method}'" in runs["check"].connection_status["message"], name
+        assert runs["read"].returncode != 0 and runs["read"].errors[0]["failure_type"] == "config_error", name
 
 
 def test_credential_endpoints_are_never_requested(outcomes):

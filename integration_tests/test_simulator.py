@@ -18,7 +18,13 @@ import pytest
 import requests
 
 from simulator import DAY, ConvertSimulator, Dataset, Fault
-from simulator.signing import compute_signature, verify_request
+from simulator.signing import (
+    BEARER_NOT_ALLOWED,
+    INVALID_KEY,
+    SIGNATURE_NOT_ALLOWED,
+    compute_signature,
+    verify_request,
+)
 
 ACC = "/accounts/100001"
 PRJ = ACC + "/projects/200002"
@@ -118,7 +124,7 @@ def test_valid_signed_request(sim):
     ({"expires_in": -5}, "Expired signature"),
     ({"expires_in": 4000}, "Expires is too far in the future (max 3600 s)"),
     ({"key_id": "someone-else"}, "Unknown application id"),
-    ({"headers": {"Authorization": "Bearer abc"}}, "Invalid signature"),
+    ({"headers": {"Authorization": "Bearer abc"}}, BEARER_NOT_ALLOWED),  # a requestSigning key
 ])
 def test_auth_failures(sim, kwargs, message):
     r = call(sim, "POST", PRJ + "/goals", {"page": 1}, **kwargs)
@@ -143,6 +149,58 @@ def test_query_string_must_be_signed(sim):
     assert "stats" in exp and isinstance(exp["goals"][0], dict)
     plain = call(sim, "GET", path, query="include=stats")
     assert plain.status_code == 422 and plain.json()["parameters"] == ["include"]
+
+
+def bearer(sim, path, token=None, body=None):
+    """A POST with the secret-key method's one header."""
+    text = json.dumps(body or {"page": 1}, separators=(",", ":"))
+    headers = {"Authorization": f"Bearer {token or f'{sim.key_id}:{sim.key_secret}'}", "Content-Type": "application/json"}
+    return requests.post(sim.base_url + path, data=text, headers=headers, timeout=10)
+
+
+def test_a_secret_key_key_takes_the_bearer_header_and_refuses_signatures():
+    with ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=5), key_auth_type="secretKey") as server:
+        assert server.config()["auth_method"] == "secret_key"
+        ok = bearer(server, PRJ + "/goals")
+        assert ok.status_code == 200 and ok.json()["data"]
+        wrong = bearer(server, PRJ + "/goals", token=f"{server.key_id}:not-the-secret")
+        assert (wrong.status_code, wrong.json()) == (401, {"code": 401, "message": INVALID_KEY})
+        signed = call(server, "POST", PRJ + "/goals", {"page": 1})  # a correct signature, but the wrong method
+        assert (signed.status_code, signed.json()) == (401, {"code": 401, "message": SIGNATURE_NOT_ALLOWED})
+        assert [(r.status, r.auth_method) for r in server.requests] == [
+            (200, "secretKey"), (401, "secretKey"), (401, "requestSigning")]
+        assert server.key_secret not in wrong.text + signed.text
+
+
+def test_a_request_signing_key_refuses_a_correct_bearer_header(sim):
+    refused = bearer(sim, PRJ + "/goals")
+    assert (refused.status_code, refused.json()) == (401, {"code": 401, "message": BEARER_NOT_ALLOWED})
+    assert sim.config().get("auth_method", "request_signing") == "request_signing"  # the default method
+
+
+@pytest.mark.parametrize("expires_header", ["Expires", "Expire"])
+def test_the_expiry_is_read_from_the_chosen_header_only(expires_header):
+    other = {"Expires": "Expire", "Expire": "Expires"}[expires_header]
+    with ConvertSimulator(dataset=Dataset.generate(seed=7, experiences=5), expires_header=expires_header) as server:
+        expires = str(int(time.time()) + 60)
+        url = server.base_url + ACC + "/details"
+        signature = sign(server.key_id, server.key_secret, expires, url, "")
+        base = {"Convert-Application-ID": server.key_id, "Authorization": f"Convert-HMAC-SHA256 Signature={signature}"}
+        assert requests.get(url, headers={**base, expires_header: expires}, timeout=10).status_code == 200
+        only_other = requests.get(url, headers={**base, other: expires}, timeout=10)
+        assert (only_other.status_code, only_other.json()["message"]) == (401, "Missing authentication headers")
+        stale = str(int(time.time()) - 5)  # the chosen header decides, whatever the other says
+        both = requests.get(url, headers={**base, expires_header: stale, other: expires}, timeout=10)
+        assert both.status_code == 401
+
+
+@pytest.mark.parametrize("reading", ["with_query", "without_query"])
+def test_the_signed_url_covers_the_query_string_or_not_by_option(reading):
+    path = PRJ + "/experiences/300003"
+    with ConvertSimulator(dataset=Dataset.generate(seed=7), signed_url=reading) as server:
+        with_query = call(server, "GET", path, query="include[]=stats")
+        without = call(server, "GET", path, query="include[]=stats", sign_url=server.base_url + path)
+    assert (with_query.status_code, without.status_code) == ((200, 401) if reading == "with_query" else (401, 200))
 
 
 def test_body_must_be_compact_json(sim):

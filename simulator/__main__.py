@@ -2,7 +2,9 @@
 
 Data options: ``--no-blog`` (only projects 200002/200003), ``--shared-ids`` (blog 200004 reuses 200002's
 ids). Behaviour: ``--daily-totals day|running|broken``, ``--vanish-experience ID`` (repeatable),
-``--key-projects 200002,200004``, ``--experience-edits-in-project-history``.
+``--key-projects 200002,200004``, ``--experience-edits-in-project-history``. Authentication (see
+``simulator.signing``; the key's refusal of the other method is inferred): ``--key-auth-type
+requestSigning|secretKey``, ``--expires-header Expires|Expire``, ``--signed-url with_query|without_query``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .dataset import Dataset
 from .render import HISTORY_ID_STYLES
 from .routes import DAILY_TOTALS
 from .server import ALLOWED_HOSTS, ConvertSimulator
+from .signing import AUTH_TYPES, EXPIRES_HEADERS, SIGNED_URL_READINGS
 
 
 def _ids(text: str) -> Set[int]:
@@ -50,6 +53,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="restrict the key to these projects (others: 403)")
     parser.add_argument("--experience-edits-in-project-history", action="store_true",
                         help="variation/change edits are also logged in the project history")
+    parser.add_argument("--key-auth-type", choices=AUTH_TYPES, default=AUTH_TYPES[0],
+                        help="the key's auth_type; it refuses the other method with a 401 (inferred)")
+    parser.add_argument("--expires-header", choices=EXPIRES_HEADERS, default=EXPIRES_HEADERS[0],
+                        help="the header a signature's expiry is read from")
+    parser.add_argument("--signed-url", choices=SIGNED_URL_READINGS, default=SIGNED_URL_READINGS[0],
+                        help="whether a signature covers the query string")
     parser.add_argument("--config-out", help="write the connector config JSON here")
     args = parser.parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
@@ -61,7 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                            pagination_count=not args.no_count, random_503=args.random_503, seed=args.seed,
                            history_id_style=args.history_id_style, daily_totals=args.daily_totals,
                            vanished_experiences=args.vanish_experience, key_projects=args.key_projects,
-                           experience_edits_in_project_history=args.experience_edits_in_project_history)
+                           experience_edits_in_project_history=args.experience_edits_in_project_history,
+                           key_auth_type=args.key_auth_type, expires_header=args.expires_header,
+                           signed_url=args.signed_url)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

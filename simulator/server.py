@@ -25,7 +25,23 @@ from .dataset import Dataset
 from .faults import RANDOM_503, Fault, FaultSet
 from .generator import ACCOUNT_ID, WEB_PROJECT_ID
 from .routes import Api, ApiRequest
-from .signing import is_compact_json, verify_request
+from .signing import (
+    AUTH_TYPES,
+    BEARER_NOT_ALLOWED,
+    EXPIRES_HEADERS,
+    MISSING,
+    REQUEST_SIGNING,
+    SECRET_KEY,
+    SIGNATURE_NOT_ALLOWED,
+    SIGNED_URL_READINGS,
+    WITH_QUERY,
+    AuthResult,
+    is_compact_json,
+    url_to_verify,
+    uses_bearer,
+    verify_bearer,
+    verify_request,
+)
 
 DEFAULT_KEY_ID = "sim-key-id"
 DEFAULT_KEY_SECRET = "sim-secret-DO-NOT-LEAK-5f1c"
@@ -48,6 +64,7 @@ class RequestLog:
     fault: Optional[str]
     raw_query: str = ""
     auth_error: Optional[str] = field(default=None)
+    auth_method: str = ""  # the method the request used: "requestSigning", "secretKey" or "" (none)
 
 
 class _Server(ThreadingHTTPServer):
@@ -187,8 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not host:
             return _Reply.json(400, {"code": 400, "message": "Missing Host header"})
         full_url = self.path if self.path.startswith(("http://", "https://")) else f"http://{host}{self.path}"
-        result = verify_request(self.headers, full_url, text if text is not None else "\ufffd",
-                                sim.key_id, sim.key_secret)
+        result = self._authenticate(sim, full_url, text if text is not None else "\ufffd")
+        log.auth_method = result.method
         if not result.ok:
             log.auth_error = result.message
             return _Reply.json(401, {"code": 401, "message": result.message})
@@ -214,6 +231,19 @@ class _Handler(BaseHTTPRequestHandler):
         return _Reply.json(status, payload)
 
 
+    def _authenticate(self, sim: "ConvertSimulator", full_url: str, body: str) -> AuthResult:
+        """The key's own method is checked; the other method is refused (see ``signing``)."""
+        if uses_bearer(self.headers):
+            if sim.key_auth_type != SECRET_KEY:
+                return AuthResult(False, BEARER_NOT_ALLOWED, SECRET_KEY)
+            return verify_bearer(self.headers["Authorization"], sim.key_id, sim.key_secret)
+        if sim.key_auth_type == SECRET_KEY:
+            signed = self.headers.get("Authorization") or self.headers.get("Convert-Application-ID")
+            return AuthResult(False, SIGNATURE_NOT_ALLOWED if signed else MISSING, REQUEST_SIGNING if signed else "")
+        url = url_to_verify(full_url, sim.signed_url)
+        return verify_request(self.headers, url, body, sim.key_id, sim.key_secret, expires_header=sim.expires_header)
+
+
 @dataclass
 class _Reply:
     status: int
@@ -234,7 +264,8 @@ class ConvertSimulator:
                  pagination_count: bool = True, random_503: float = 0.0, seed: int = 0,
                  host: str = "127.0.0.1", history_id_style: str = "object_id", daily_totals: str = "day",
                  vanished_experiences: Optional[Iterable[int]] = None, key_projects: Optional[Iterable[int]] = None,
-                 experience_edits_in_project_history: bool = False) -> None:
+                 experience_edits_in_project_history: bool = False, key_auth_type: str = REQUEST_SIGNING,
+                 expires_header: str = "Expires", signed_url: str = WITH_QUERY) -> None:
         """``history_id_style`` names the changed object's id in change-history records (see
         ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same.
 
@@ -245,7 +276,21 @@ class ConvertSimulator:
         projects (list filtered, other projects' paths answer 403). ``experience_edits_in_project_history``:
         True makes ``Dataset.edit_variation*`` also log in the project history. All four are also mutable
         attributes of the simulator.
+
+        Authentication (``signing`` says which choices are inferred): ``key_auth_type`` is the key's
+        ``auth_type``, "requestSigning" (default) or "secretKey"; a key refuses the other method with a
+        401. ``expires_header``: the header a signature's expiry is read from, "Expires" (default, the
+        contract's prose) or "Expire" (its security scheme). ``signed_url``: "with_query" (default, the
+        URL exactly as received) or "without_query", what a signature covers. All three are also
+        attributes, read per request.
         """
+        if key_auth_type not in AUTH_TYPES:
+            raise ValueError(f"key_auth_type must be one of {AUTH_TYPES}, got {key_auth_type!r}")
+        if expires_header not in EXPIRES_HEADERS:
+            raise ValueError(f"expires_header must be one of {EXPIRES_HEADERS}, got {expires_header!r}")
+        if signed_url not in SIGNED_URL_READINGS:
+            raise ValueError(f"signed_url must be one of {SIGNED_URL_READINGS}, got {signed_url!r}")
+        self.key_auth_type, self.expires_header, self.signed_url = key_auth_type, expires_header, signed_url
         if host not in ALLOWED_HOSTS:
             raise ValueError(f"refusing to bind {host!r}: only {', '.join(ALLOWED_HOSTS)} are allowed")
         self.dataset = dataset if dataset is not None else Dataset.generate()
@@ -268,7 +313,8 @@ class ConvertSimulator:
         self._stopping = False
 
     def __repr__(self) -> str:  # never shows the secret
-        return f"ConvertSimulator(base_url={self.base_url if self._server else None!r}, key_id={self.key_id!r})"
+        return (f"ConvertSimulator(base_url={self.base_url if self._server else None!r}, key_id={self.key_id!r}, "
+                f"key_auth_type={self.key_auth_type!r})")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ConvertSimulator":
@@ -322,6 +368,8 @@ class ConvertSimulator:
         cfg: Dict[str, Any] = {"key_id": self.key_id, "key_secret": self.key_secret,
                                "account_id": str(ACCOUNT_ID), "project_id": str(WEB_PROJECT_ID),
                                "api_base_url": self.base_url}
+        if self.key_auth_type == SECRET_KEY:
+            cfg["auth_method"] = "secret_key"  # the connector's name for the key's method
         cfg.update(overrides)
         return cfg
 

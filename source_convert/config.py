@@ -29,6 +29,8 @@ ALL_PROJECTS = "*"
 PROJECT_IDS = "project_ids"  # derived: the configured project IDs (strings)
 ALL_PROJECTS_FLAG = "all_projects"  # derived: project_id is "*"
 _PROJECT_ID_DIGITS = 15
+REQUEST_SIGNING = "request_signing"  # auth_method values (spec.json)
+SECRET_KEY = "secret_key"
 
 
 class ConfigError(ValueError):
@@ -169,6 +171,10 @@ def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
             _parse_start_date(start)
         except ValueError:
             problems.append(f"'start_date' (Start Date) is not a real calendar date or time. Got {_show(start)}.")
+    secret = config.get("key_secret")
+    if config.get("auth_method") == SECRET_KEY and isinstance(secret, str) and not secret.isascii():
+        problems.append("'key_secret' (Key Secret) must be ASCII with authentication method 'secret_key': "
+                        "it is sent in an HTTP header.")
     url = config.get("api_base_url")
     if isinstance(url, str) and not _port_is_valid(url):  # the pattern allows any five digits
         problems.append(f"'api_base_url' (API Base URL) must have a port from 1 to 65535. Got {_show(url)}.")

@@ -17,7 +17,7 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_convert.components import shared_reads
+from source_convert.components import shared_reads, signed_url
 from source_convert.components.project_state import partitions_by_project
 from source_convert.config import ALL_PROJECTS_FLAG, PROJECT_IDS, validate_config
 from source_convert.reachability import wait_until_reachable
@@ -53,6 +53,7 @@ class SourceConvert(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
         shared_reads.clear()  # a new source is a new sync: nothing read for another one is reused
+        signed_url.reset()  # nor the signed-URL reading another sync settled
         state = sanitize_state(state) if state is not None else None
         super().__init__(
             path_to_yaml="manifest.yaml",

@@ -1,4 +1,5 @@
-"""The HMAC authenticator signs the final prepared request, afresh on every call.
+"""The authenticator signs the final prepared request, afresh on every call (request signing), or sets
+the Bearer header (secret key).
 
 Expected signatures are computed here with ``hmac`` over the documented sign string, not with the
 connector's signing module.
@@ -6,12 +7,18 @@ connector's signing module.
 
 import hashlib
 import hmac
+import json
+import logging
+
+import threading
+import time
 
 import pytest
 import requests
 
 from source_convert.components import authenticator as auth_module
-from source_convert.components.authenticator import ConvertHmacAuthenticator, shared_budget
+from source_convert.components import signed_url
+from source_convert.components.authenticator import ConvertAuthenticator, shared_budget
 from source_convert.components.pacing import RequestBudget
 
 CONFIG = {"key_id": "kid-1", "key_secret": "s3cr3t-value-xyz", "requests_per_minute": ""}
@@ -24,6 +31,13 @@ def frozen_clock(monkeypatch):
     monkeypatch.setattr(auth_module, "now", lambda: NOW)
 
 
+@pytest.fixture(autouse=True)
+def fresh_reading():
+    signed_url.reset()  # each test is a sync of its own
+    yield
+    signed_url.reset()
+
+
 def make_authenticator(**overrides):
     fields = {
         "config": CONFIG,
@@ -32,7 +46,7 @@ def make_authenticator(**overrides):
         "key_secret": "{{ config['key_secret'] }}",
     }
     fields.update(overrides)
-    return ConvertHmacAuthenticator(**fields)
+    return ConvertAuthenticator(**fields)
 
 
 def prepared(json_body=None):
@@ -50,7 +64,7 @@ def test_post_body_is_sent_compact_and_signed_as_sent():
     assert request.headers["Content-Length"] == str(len(request.body))
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Convert-Application-ID"] == "kid-1"
-    assert request.headers["Expires"] == "1000300"
+    assert request.headers["Expires"] == request.headers["Expire"] == "1000300"  # the contract names it both ways
     assert request.headers["Authorization"] == expected_authorization("1000300", URL, request.body.decode())
 
 
@@ -127,3 +141,86 @@ def test_streams_signing_with_one_key_share_one_budget_per_rate():
     assert shared_budget("key-a", 30) is shared_budget("key-a", 30)
     assert shared_budget("key-a", 30) is not shared_budget("key-b", 30)
     assert shared_budget("key-a", 30) is not shared_budget("key-a", 60)
+
+
+def test_secret_key_sends_one_bearer_header_without_expiry_or_signature():
+    request = make_authenticator(auth_method="secret_key")(prepared({"page": 1}))
+    assert request.headers["Authorization"] == "Bearer kid-1:s3cr3t-value-xyz"
+    assert request.headers["Authorization"].encode("latin-1") == b"Bearer kid-1:s3cr3t-value-xyz"  # what goes out
+    assert not {"Expires", "Expire", "Convert-Application-ID"} & set(request.headers)
+    assert request.body == b'{"page":1}'
+
+
+def test_the_bearer_header_never_prints_its_secret(caplog):
+    authenticator = make_authenticator(auth_method="secret_key")
+    request = authenticator(prepared({"page": 1}))
+    header = request.headers["Authorization"]
+    shown = [repr(header), str(header), f"{header}", "%s" % header, "{}".format(header), str(request.headers),
+             repr(dict(request.headers)), repr(authenticator), str(list(request.headers.items()))]
+    assert all("s3cr3t" not in text for text in shown), shown
+    assert all("Bearer kid-1:****" in text for text in shown[:7] + shown[8:]), shown
+    with caplog.at_level(logging.DEBUG):  # as the CDK logs a request before sending it
+        logging.getLogger("airbyte").debug("Making outbound API request", extra={"headers": request.headers})
+    assert "s3cr3t" not in caplog.text and all("s3cr3t" not in str(vars(record)) for record in caplog.records)
+
+
+def test_an_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="auth_method"):
+        make_authenticator(auth_method="oauth")
+
+
+def test_the_method_comes_from_the_component_definition():
+    assert make_authenticator(auth_method="{{ config['method'] }}", config={**CONFIG, "method": "secret_key"}).method == "secret_key"
+    assert make_authenticator(auth_method="{{ config['method'] }}").method == "request_signing"  # no config value
+
+
+def test_a_query_string_request_refused_once_is_signed_without_its_query_string_and_that_is_kept():
+    authenticator = make_authenticator()
+    url = URL + "?include%5B%5D=versions"
+    first = authenticator(requests.Request("GET", url).prepare())
+    assert first.headers["Authorization"] == expected_authorization("1000300", url, "")
+    reading = signed_url.reading()
+    reading.answered(first, 401)
+    assert reading.refused(first)  # the error handler's first 401: retried without the query string
+    first = authenticator(first)
+    assert first.url == url and first.headers["Authorization"] == expected_authorization("1000301", URL, "")
+    reading.answered(first, 200)
+    assert reading.kept == signed_url.WITHOUT_QUERY
+    later = authenticator(requests.Request("GET", url.replace("versions", "stats")).prepare())
+    assert later.headers["Authorization"] == expected_authorization("1000300", URL, "")
+    assert not reading.refused(later)  # settled: a 401 now is re-signed the same way
+
+
+def test_an_accepted_query_string_signature_keeps_the_url_as_sent():
+    authenticator = make_authenticator()
+    url = URL + "?include%5B%5D=versions"
+    first = authenticator(requests.Request("GET", url).prepare())
+    signed_url.reading().answered(first, 200)
+    assert signed_url.reading().kept == signed_url.WITH_QUERY
+    later = authenticator(requests.Request("GET", url).prepare())
+    assert not signed_url.reading().refused(later)
+    assert authenticator(later).headers["Authorization"] == expected_authorization("1000301", url, "")
+
+
+def test_while_unsettled_the_other_query_string_requests_wait_for_the_first_answer():
+    authenticator = make_authenticator()
+    url = URL + "?include%5B%5D=versions"
+    probe = authenticator(requests.Request("GET", url).prepare())
+    signed: list = []
+
+    def sign_another(index: int) -> None:
+        request = authenticator(requests.Request("GET", f"{url}&n={index}").prepare())
+        signed.append(request.headers["Authorization"] == expected_authorization("1000300", f"{URL}", ""))
+
+    threads = [threading.Thread(target=sign_another, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # they reach the reading before it is settled (a late one would only make this pass vacuously)
+    assert signed == []  # none went out while the probe had no answer
+    signed_url.reading().answered(probe, 401)
+    signed_url.reading().refused(probe)
+    authenticator(probe)
+    signed_url.reading().answered(probe, 200)  # the probe's retry without the query string was accepted
+    for thread in threads:
+        thread.join(timeout=30)
+    assert signed == [True] * 6, "every waiting request was signed without its query string, none with it"

@@ -36,7 +36,8 @@ from source_convert.components.backoff import (
 )
 
 MANIFEST = Path(__file__).resolve().parent.parent / "source_convert" / "manifest.yaml"
-CONFIG = {"key_id": "kid", "key_secret": "s3cret", "account_id": "100001", "project_id": "200002"}
+CONFIG = {"key_id": "kid", "key_secret": "s3cret", "account_id": "100001", "project_id": "200002",
+          "auth_method": "request_signing"}
 URL = "https://api.example.test/api/v2/accounts/100001/projects/200002/experiences"
 BASE = "https://api.example.test/api/v2/accounts/100001"
 

@@ -139,3 +139,26 @@ def test_whole_number_floats_count_as_integers():
     config = validate_config({**VALID, "max_concurrent_requests": 3.0, "report_lookback_days": 0.0})
     assert config["max_concurrent_requests"] == 3 and isinstance(config["max_concurrent_requests"], int)
     assert "'max_concurrent_requests'" in message_for(max_concurrent_requests=2.5)
+
+
+def test_the_authentication_method_defaults_to_request_signing_and_takes_secret_key():
+    assert validate_config(VALID)["auth_method"] == "request_signing"
+    assert validate_config({**VALID, "auth_method": "secret_key"})["auth_method"] == "secret_key"
+    assert validate_config({**VALID, "auth_method": ""})["auth_method"] == "request_signing"  # blank is unset
+
+
+@pytest.mark.parametrize("value", ["bearer", "secretKey", "SECRET_KEY", 1, ["secret_key"]])
+def test_an_unknown_authentication_method_is_refused_naming_the_field_and_the_allowed_values(value):
+    text = message_for(auth_method=value)
+    assert "'auth_method' (Authentication Method)" in text
+    if isinstance(value, str):
+        assert "must be one of 'request_signing', 'secret_key'" in text
+
+
+def test_a_secret_sent_in_a_header_must_be_ascii():
+    secret = "s3cr\u00e9t-\u2603"
+    with pytest.raises(ConfigError) as raised:
+        validate_config({**VALID, "key_secret": secret, "auth_method": "secret_key"})
+    assert "'key_secret' (Key Secret) must be ASCII with authentication method 'secret_key'" in str(raised.value)
+    assert secret not in str(raised.value)
+    assert validate_config({**VALID, "key_secret": secret})["key_secret"] == secret  # signing: only hashed

@@ -2,7 +2,7 @@
 report flattening and partitions, change-history re-reads, the per-experience calls, pages shared by
 two streams, retries and partition fields."""
 
-from source_convert.components.authenticator import ConvertHmacAuthenticator
+from source_convert.components.authenticator import ConvertAuthenticator
 from source_convert.components.backoff import ConvertBackoffStrategy, ConvertErrorHandler
 from source_convert.components.changes import ChangedObjectReference, ChangedObjectsPartitionRouter
 from source_convert.components.distinct import DistinctRecordFilter
@@ -27,7 +27,7 @@ __all__ = [
     "ConvertBackoffStrategy",
     "ConvertDataExtractor",
     "ConvertErrorHandler",
-    "ConvertHmacAuthenticator",
+    "ConvertAuthenticator",
     "ConvertPageIncrement",
     "DailyReportExtractor",
     "DistinctRecordFilter",

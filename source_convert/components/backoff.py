@@ -3,8 +3,9 @@
 ``ConvertBackoffStrategy`` waits what the server asks for in ``Retry-After`` and otherwise backs off
 exponentially with jitter. ``ConvertErrorHandler`` is the manifest's ``DefaultErrorHandler`` (same
 filters, same retry budget) plus what a filter cannot express: a 2xx answer whose body is not
-Convert's ``{data}`` envelope is retried like a transient fault, a first 401 is re-signed and retried
-once, a 404 for a call about one experience is skipped with one warning (the experience was deleted
+Convert's ``{data}`` envelope is retried like a transient fault, a first 401 of a signed request is
+re-signed and retried once (without its query string when it has one, see ``signed_url``), a 404
+for a call about one experience is skipped with one warning (the experience was deleted
 during the sync), and every retried or failed answer names the stream, the request and the HTTP status.
 
 Components are shared by the threads the CDK reads partitions and pages in: what is kept per request
@@ -36,6 +37,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.types import Config
 
+from source_convert.components import signed_url
 from source_convert.components.envelope import (
     MalformedResponse,
     account_and_project,
@@ -62,6 +64,7 @@ _RETRY_ACTIONS = (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
 # references, so a finished request leaves the set; the lock makes "seen? then mark" one step.
 _REFUSED_ONCE: "weakref.WeakSet[requests.PreparedRequest]" = weakref.WeakSet()
 _REFUSED_ONCE_LOCK = threading.Lock()
+BEARER_PREFIX = "Bearer "  # the secret-key method's Authorization header: nothing to re-sign
 
 def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds asked for by a ``Retry-After`` value (delta seconds or an HTTP date); ``None`` if unusable."""
@@ -160,9 +163,11 @@ def _describe_exception(error: BaseException) -> str:
 class ConvertErrorHandler(DefaultErrorHandler):
     """``DefaultErrorHandler`` whose 2xx answers are judged by their envelope, with messages that say where.
 
-    * A 401 is retried once, re-signed with a fresh ``Expires`` (whatever Convert's message says: an
-      expired or clock-skewed signature looks like a bad key); a second 401 for the same request goes
-      to the filters, which call it a config error.
+    * A 401 for a signed request is retried once, re-signed with a fresh ``Expires`` (whatever
+      Convert's message says: an expired or clock-skewed signature looks like a bad key), and without
+      its query string when it was signed with one and the sync has not settled that reading yet
+      (``signed_url``); a second 401 for the same request goes to the filters, which call it a config
+      error. A 401 for the secret-key header goes to the filters at once.
     * A 404 for a call about one experience (``.../experiences/{id}/...``) is ignored: the experience
       was deleted after the experience list was read. Its partition yields no records, the sync goes
       on, and one warning per experience (and stream) says so. Any other 404 (a list, the account, a
@@ -188,6 +193,8 @@ class ConvertErrorHandler(DefaultErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]]
     ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            signed_url.reading().answered(response_or_exception.request, response_or_exception.status_code)
         if isinstance(response_or_exception, requests.Response) and 200 <= response_or_exception.status_code < 300:
             return self._interpret_success(response_or_exception)
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 401:
@@ -210,9 +217,10 @@ class ConvertErrorHandler(DefaultErrorHandler):
         return resolution
 
     def _first_refusal(self, response: requests.Response) -> Optional[ErrorResolution]:
-        """A RETRY for the first 401 a request gets; ``None`` once it was already retried."""
+        """A RETRY for the first 401 a signed request gets; ``None`` once it was already retried, and
+        for a request with the secret-key header (sending the same header again cannot help)."""
         request = response.request
-        if request is None:
+        if request is None or str.startswith(request.headers.get("Authorization") or "", BEARER_PREFIX):
             return None
         with _REFUSED_ONCE_LOCK:
             try:
@@ -221,11 +229,16 @@ class ConvertErrorHandler(DefaultErrorHandler):
                 _REFUSED_ONCE.add(request)
             except TypeError:  # cannot be weakly referenced: no retry, the filters decide (a config error)
                 return None
+        if signed_url.reading().refused(request):
+            how = ("re-signing without the query string and retrying once (Convert's contract does not say "
+                   "whether the signed URL includes it; the reading that works is kept for the sync)")
+        else:
+            how = ("re-signing with a fresh Expires and retrying once (if this repeats, check the Key ID, "
+                   "the Key Secret and this machine's clock)")
         return ErrorResolution(
             response_action=ResponseAction.RETRY,
             failure_type=FailureType.transient_error,
-            error_message=f"{self._where(response)}: re-signing with a fresh Expires and retrying once "
-            "(if this repeats, check the Key ID, the Key Secret and this machine's clock)",
+            error_message=f"{self._where(response)}: {how}",
         )
 
     def _deleted_experience(self, response: requests.Response) -> Optional[ErrorResolution]:

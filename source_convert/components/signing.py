@@ -1,7 +1,10 @@
-"""Convert's HMAC request signature (pure functions, no I/O).
+"""Convert's authentication headers (pure functions, no I/O).
 
-Convert signs ``key id + LF + Expires + LF + full URL + LF + body`` with
-HMAC-SHA256 keyed by the key secret, written as lowercase hex.
+Request signing: HMAC-SHA256 of ``key id + LF + expiry + LF + URL + LF + body``, keyed by the key
+secret, written as lowercase hex. The contract's prose names the expiry header ``Expires``, its
+security scheme ``Expire``: both are sent, with the same value.
+
+Secret key: ``Authorization: Bearer KEY_ID:KEY_SECRET``, as a string that never prints the secret.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 from typing import Any, Optional, Union
 
 SIGNATURE_SCHEME = "Convert-HMAC-SHA256"
+EXPIRES_HEADERS = ("Expires", "Expire")
+MASK = "****"
 
 
 def compact_json(value: Any) -> str:
@@ -41,3 +46,35 @@ def sign(key_id: str, key_secret: str, expires: str, url: str, body: Optional[by
 def authorization_header(signature: str) -> str:
     """Return the value of the ``Authorization`` header for a signature."""
     return f"{SIGNATURE_SCHEME} Signature={signature}"
+
+
+class SecretHeaderValue(str):
+    """A header value that holds a secret: sent as is (``encode``), printed masked.
+
+    ``repr``, ``str`` and formatting give ``shown`` (the value with the secret masked), so the
+    header cannot leak through a log of the request's headers or an error message that prints it.
+    """
+
+    shown: str
+
+    def __new__(cls, value: str, shown: str) -> "SecretHeaderValue":
+        instance = super().__new__(cls, value)
+        instance.shown = shown
+        return instance
+
+    def __repr__(self) -> str:
+        return repr(self.shown)
+
+    def __str__(self) -> str:
+        return self.shown
+
+    def __format__(self, spec: str) -> str:
+        return format(self.shown, spec)
+
+    def __reduce__(self) -> Any:  # a copy or a pickle keeps only the masked value
+        return (str, (self.shown,))
+
+
+def bearer_header(key_id: str, key_secret: str) -> SecretHeaderValue:
+    """The ``Authorization`` value of the secret-key method: ``Bearer KEY_ID:KEY_SECRET``."""
+    return SecretHeaderValue(f"Bearer {key_id}:{key_secret}", f"Bearer {key_id}:{MASK}")

@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest
 from airbyte_cdk.test.mock_http.response_builder import FieldPath, RecordBuilder
 
-from unit_tests.mock_server.config import ACCOUNT_ID, KEY_ID, PROJECT_ID
+from unit_tests.mock_server.config import ACCOUNT_ID, PROJECT_ID
 from unit_tests.mock_server.request_builder import (
     FROZEN_NOW,
     SIGNATURE_TTL_SECONDS,
     EXPERIENCE_STATUSES,
     ConvertRequestBuilder,
-    expected_authorization,
+    signing_headers,
 )
 from unit_tests.mock_server.response_builder import a_change_event, a_list_response, a_record
 
@@ -78,12 +78,13 @@ def sections_url(experience_id: Any, project: str = PROJECT_ID) -> str:
     return f"{experience_call(experience_id, 'sections', project).url}?{query}"
 
 
-def sections_request(experience_id: Any, project: str = PROJECT_ID, attempt: int = 1) -> HttpRequest:
-    """The signed sections GET: the signature covers the URL with its query string, and an empty body."""
+def sections_request(experience_id: Any, project: str = PROJECT_ID, attempt: int = 1, with_query: bool = True) -> HttpRequest:
+    """The signed sections GET: the signature covers the URL with its query string (or, ``with_query``
+    False, without it), and an empty body."""
     url = sections_url(experience_id, project)
     expires = str(FROZEN_NOW + SIGNATURE_TTL_SECONDS + attempt - 1)
-    headers = {"Convert-Application-ID": KEY_ID, "Expires": expires, "Authorization": expected_authorization(expires, url, b"")}
-    return HttpRequest(url=url, headers=headers)
+    signed = url if with_query else url.split("?", 1)[0]
+    return HttpRequest(url=url, headers=signing_headers(expires, signed, b""))
 
 
 def experience_event(event_id: int, timestamp: int, history_object: str = "variation", object_id: Optional[int] = 700002) -> RecordBuilder:

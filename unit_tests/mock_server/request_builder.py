@@ -5,7 +5,9 @@ the connector's code: HMAC-SHA256 keyed by the key secret over ``key id LF Expir
 body``, lowercase hex, where the body is the exact compact JSON sent (empty for a GET). The clock
 the authenticator reads is frozen at ``FROZEN_NOW`` (see ``conftest.py``), so ``Expires`` is
 ``FROZEN_NOW + SIGNATURE_TTL_SECONDS``; a re-signed retry in the same second gets one more second.
-The body is matched byte for byte, so field order and whitespace are checked as well.
+The expiry is expected in both ``Expires`` and ``Expire`` (the contract names it both ways). The body
+is matched byte for byte, so field order and whitespace are checked as well. ``with_bearer`` expects
+the secret-key method's one header instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from unit_tests.mock_server.config import ACCOUNT_ID, API_BASE_URL, KEY_ID, KEY_
 FROZEN_NOW = 1_767_225_000  # 2025-12-31T23:50:00Z
 SIGNATURE_TTL_SECONDS = 300  # the manifest's expires_in_seconds
 PAGE_SIZE = 50
+
+
+def signing_headers(expires: str, url: str, body: bytes) -> Dict[str, str]:
+    """The request-signing headers expected for one attempt."""
+    return {"Convert-Application-ID": KEY_ID, "Expires": expires, "Expire": expires,
+            "Authorization": expected_authorization(expires, url, body)}
+
+
+BEARER_HEADERS = {"Authorization": f"Bearer {KEY_ID}:{KEY_SECRET}"}  # the secret_key method
 
 
 def expected_authorization(expires: str, url: str, body: bytes, key_id: str = KEY_ID, key_secret: str = KEY_SECRET) -> str:
@@ -52,6 +63,7 @@ class ConvertRequestBuilder:
         self._paging: Dict[str, Any] = {}
         self._partition: Dict[str, Any] = {}
         self._attempt = 1
+        self._bearer = False
 
     # ------------------------------------------------------------------ what is called
     @classmethod
@@ -137,6 +149,11 @@ class ConvertRequestBuilder:
         self._attempt = number
         return self
 
+    def with_bearer(self) -> "ConvertRequestBuilder":
+        """Authenticated with the secret-key method (``auth_method: secret_key``)."""
+        self._bearer = True
+        return self
+
     @property
     def url(self) -> str:
         return API_BASE_URL + self._path
@@ -151,11 +168,7 @@ class ConvertRequestBuilder:
     def build(self) -> HttpRequest:
         body = self.body()
         expires = str(FROZEN_NOW + SIGNATURE_TTL_SECONDS + self._attempt - 1)
-        headers = {
-            "Convert-Application-ID": KEY_ID,
-            "Expires": expires,
-            "Authorization": expected_authorization(expires, self.url, body),
-        }
+        headers = dict(BEARER_HEADERS) if self._bearer else signing_headers(expires, self.url, body)
         if body:
             headers["Content-Type"] = "application/json"
         return HttpRequest(url=self.url, headers=headers, body=body if body else None)

@@ -93,3 +93,61 @@ def test_a_path_that_answers_404_for_every_experience_fails_the_stream_naming_th
         "Convert does not seem to have this path, so this stream read no records. The other streams are not affected."
     )
     assert error.failure_type == FailureType.system_error
+
+
+def _one_at_a_time():
+    """A config that reads one request at a time, so which experience is asked first is known."""
+    return ConfigBuilder().with_field("max_concurrent_requests", 1).build()
+
+
+def test_when_convert_signs_urls_without_their_query_string_one_retry_settles_it_for_the_sync(http_mocker: HttpMocker) -> None:
+    # Given: a Convert that checks signatures over the URL without its query string (the contract is
+    # silent on it): the first sections request, signed over the URL as sent, is refused
+    given_the_newest_event(http_mocker, _NEWEST)
+    given_the_index(http_mocker, [an_indexed_experience(experience_id, kind="mvt") for experience_id in (32, 34, 36)])
+    http_mocker.get(sections_request(32), an_error_response(401, "Invalid signature"))
+    http_mocker.get(sections_request(32, attempt=2, with_query=False), sections_answer())
+    for experience_id in (34, 36):
+        http_mocker.get(sections_request(experience_id, with_query=False), sections_answer())
+
+    # When
+    output = read_stream(_one_at_a_time(), _STREAM, SyncMode.incremental)
+
+    # Then: one extra request for the sync (32's retry), the later experiences signed without the query
+    # string at once; every section read (each mock is called exactly once: the fixture checks it)
+    assert output.errors == []
+    assert sorted({(m.record.data["experience_id"], m.record.data["id"]) for m in output.records}) == [
+        (32, "a"), (32, "b"), (34, "a"), (34, "b"), (36, "a"), (36, "b"),
+    ]
+
+
+def test_when_convert_signs_urls_with_their_query_string_no_request_is_signed_without_it(http_mocker: HttpMocker) -> None:
+    # Given: Convert accepts the URL as sent, query string included (the default reading)
+    given_the_newest_event(http_mocker, _NEWEST)
+    given_the_index(http_mocker, [an_indexed_experience(experience_id, kind="mvt") for experience_id in (32, 34)])
+    for experience_id in (32, 34):
+        http_mocker.get(sections_request(experience_id), sections_answer())
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
+
+    # Then: one request each, no retry
+    assert output.errors == []
+    assert len(output.records) == 4
+
+
+def test_a_key_refused_with_and_without_the_query_string_is_a_config_error(http_mocker: HttpMocker) -> None:
+    # Given: both readings are refused (the key itself is wrong for this call)
+    given_the_newest_event(http_mocker, _NEWEST)
+    given_the_index(http_mocker, [an_indexed_experience(32, kind="mvt")])
+    http_mocker.get(sections_request(32), an_error_response(401, "Invalid signature"))
+    http_mocker.get(sections_request(32, attempt=2, with_query=False), an_error_response(401, "Invalid signature"))
+
+    # When
+    output = read_stream(_one_at_a_time(), _STREAM, SyncMode.incremental)
+
+    # Then: two requests (the fixture checks it), then the 401's config error naming the method
+    assert output.records == []
+    errors = [error.trace.error for error in output.errors]
+    assert errors and errors[0].failure_type == FailureType.config_error
+    assert "authentication method 'request_signing'" in errors[0].message
