@@ -73,8 +73,9 @@ def test_an_event_a_page_shift_shows_twice_is_emitted_once(http_mocker: HttpMock
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T))
 
-    # Then
-    ids = [message.record.data["id"] for message in output.records]
+    # Then: each event once, with its own non-null key
+    ids = [message.record.data["event_id"] for message in output.records]
+    assert all(ids)
     assert len(ids) == len(set(ids)) == 100
 
 
