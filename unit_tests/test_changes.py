@@ -56,6 +56,10 @@ def test_a_variation_or_change_event_names_its_experience_by_parent_object_id(pa
     assert changed_object_id({**event, "parent_object_id": None}, "experience") is None
 
 
+def test_an_object_mapping_is_not_mistaken_for_an_object_type():
+    assert changed_object_id({"object": {"type": "experience", "id": "7"}}, "experience") == 7
+
+
 def test_an_experience_event_is_its_own_object():
     assert changed_object_id({"object": "experience", "object_id": "300001", "parent_object_id": None}, "experience") == 300001
 

@@ -59,7 +59,7 @@ def as_object_id(value: Any) -> Optional[int]:
 
 def _named_id(event: Mapping[str, Any], object_name: str) -> Optional[Any]:
     """The raw id under the first key that holds one (see ``changed_object_id``)."""
-    if object_name == "experience" and event.get("object") in EXPERIENCE_PARTS:
+    if object_name == "experience" and isinstance(event.get("object"), str) and event["object"] in EXPERIENCE_PARTS:
         return event.get("parent_object_id") if _is_id(event.get("parent_object_id")) else None
     camel = object_name[:1].lower() + object_name.title().replace("_", "")[1:]
     for key in ("object_id", "objectId", f"{object_name}_id", f"{camel}Id"):
