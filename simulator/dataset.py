@@ -40,7 +40,7 @@ def local_day_start(timestamp: int, utc_offset: int = 0) -> int:
 class Dataset(ProjectsMixin, EditsMixin):
     """All data of account 100001. Hold ``lock`` while reading records from another thread.
 
-    ``experience_history`` maps each experience id to its own change history (``{event id: record}``,
+    ``experience_history`` maps each experience id to its own change history (``{store key: record}``,
     objects variation/change/report); these events are not in the project's ``change-history``.
     ``experience_edits_in_project_history`` (default False): ``edit_variation*`` also log an
     ``experience.update`` event in the project history.
