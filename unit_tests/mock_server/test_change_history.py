@@ -1,6 +1,8 @@
 """change_history: newest first, one pass; paging stops at the first page that reaches back past the
 start (the saved cursor, inclusive, or the configured start date), each event once."""
 
+import hashlib
+import json
 import time
 
 from airbyte_cdk.models import FailureType, SyncMode
@@ -213,3 +215,34 @@ def test_two_identical_events_in_one_answer_are_one_record(http_mocker: HttpMock
 
     # Then: they collapse into one record; the event that differs (another request) stays
     assert len(event_ids(output)) == len(set(event_ids(output))) == 2
+
+
+def documented_event_id(event: dict) -> str:
+    """The recipe docs/convert.md gives: SHA-256 of the identifying fields as JSON with sorted keys (", " and
+    ": " separators; non-ASCII and < > & ' as \\u escapes), project as its id, ids as text."""
+    ids_as_text = {name: None if event.get(name) is None else str(event[name]) for name in ("object_id", "parent_object_id")}
+    project = event.get("project")
+    fields = {name: event.get(name) for name in ("event", "changes", "method", "object", "user", "timestamp", "request_id")}
+    fields.update(ids_as_text, project=project.get("id") if isinstance(project, dict) else project)
+    text = json.dumps(fields, sort_keys=True)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_key_follows_the_documented_recipe(http_mocker: HttpMocker) -> None:
+    # Given: an event with text that JSON escapes (non-ASCII, quotes, markup) and an expanded project
+    event = (
+        a_change_event(1, T, "goal", 400001)
+        .with_field(FieldPath("changes"), {"old": None, "new": {"name": "Prüfung <\"A\" & 'B'>", "weight": 1.5}})
+        .with_field(FieldPath("parent_object_id"), 300001)
+        .with_field(FieldPath("project"), {"id": 200002, "name": "Site"})
+    )
+    http_mocker.post(history_page(1).build(), a_list_response(_STREAM).with_records([event]).build())
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+
+    # Then: a key anyone can recompute from the event (and that a library upgrade must not change)
+    (record,) = [message.record.data for message in output.records]
+    assert record["event_id"] == documented_event_id(event.build())
