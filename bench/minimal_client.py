@@ -170,7 +170,7 @@ class Client:
         return int(data[0]["timestamp"]) if data else 0
 
     def newest_first(self, path: str, field: str, body: Dict[str, Any], since: int) -> Iterator[Dict[str, Any]]:
-        """A list sorted by ``field`` descending, down to ``since``; each id once (pages may shift)."""
+        """A list sorted by ``field`` descending, down to ``since``; each record once (pages may shift)."""
         seen = set()
 
         def reached_since(data: List[Any]) -> bool:
@@ -178,8 +178,10 @@ class Client:
 
         for record in self.pages(self.project_path(path), dict(body, sort_by=field, sort_direction="desc"),
                                  stop=reached_since):
-            if record[field] >= since and record["id"] not in seen:
-                seen.add(record["id"])
+            # a history event has no id: the whole event is what tells it from another
+            key = record["id"] if "id" in record else json.dumps(record, sort_keys=True)
+            if record[field] >= since and key not in seen:
+                seen.add(key)
                 yield record
 
     def variations(self) -> Iterator[Dict[str, Any]]:

@@ -224,3 +224,38 @@ def daily_by_key(run: ConnectorRun) -> Dict[tuple, Dict[str, Any]]:
     keyed = {tuple(row[field] for field in DAILY_KEY): row for row in rows}
     assert len(keyed) == len(rows), "a daily row was delivered twice"
     return keyed
+
+
+# ---------------------------------------------------------------- change-history events (no id of their own)
+def event_identity(event: Mapping[str, Any]) -> str:
+    """A history event's documented fields as served (what tells two events apart), as one comparable value."""
+    from simulator import render
+
+    return json.dumps({name: event.get(name) for name in render.HISTORY_FIELDS}, sort_keys=True)
+
+
+def served_event(dataset: Any, stored: Mapping[str, Any]) -> Dict[str, Any]:
+    """How the simulator serves one of its stored history events (the contract's shape)."""
+    from simulator import render
+
+    return render.history_event(render.Context(dataset, None, stored["project_id"]), dict(stored))
+
+
+def served_identities(dataset: Any, stored_events: Iterable[Mapping[str, Any]]) -> set:
+    """The identities of stored events as the connector receives them (the ground truth of a history stream)."""
+    return {event_identity(served_event(dataset, event)) for event in stored_events}
+
+
+def history_identities(*record_lists: Iterable[Mapping[str, Any]]) -> set:
+    """The events in history records, after checking their keys: every record has a non-null ``event_id``,
+    the same event has the same ``event_id`` in every list given (e.g. two syncs), and different events
+    never share one."""
+    keys: Dict[str, str] = {}
+    events_by_key: Dict[str, str] = {}
+    for records in record_lists:
+        for record in records:
+            identity, key = event_identity(record), record.get("event_id")
+            assert isinstance(key, str) and key, f"a history record without event_id: {record}"
+            assert keys.setdefault(identity, key) == key, f"one event, two keys: {identity}"
+            assert events_by_key.setdefault(key, identity) == identity, f"two events, one key {key}"
+    return set(keys)

@@ -12,9 +12,11 @@ from integration_tests.harness import (
     configured_catalog,
     daily_metrics,
     discovered_catalog,
+    history_identities,
     project_cursor,
     project_cursors,
     run_connector,
+    served_identities,
     state_of,
 )
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
@@ -37,7 +39,12 @@ def catalog(sim):
 
 
 def history_ids(sim):
-    return {event["id"] for event in sim.dataset.records(WEB_PROJECT_ID, "change-history")}
+    """Every event of the project's history, as the connector receives it (events have no id)."""
+    return served_identities(sim.dataset, sim.dataset.records(WEB_PROJECT_ID, "change-history"))
+
+
+def events_of(sim, stored):
+    return served_identities(sim.dataset, stored)
 
 
 def metrics_of(sim, goal_id):
@@ -71,12 +78,17 @@ def test_history_sync_stops_at_the_saved_cursor(sim, catalog):
     added.append(sim.dataset.add_history_event(object="experience"))
     sim.reset_log()
     second = run_connector("read", sim.config(), catalog("change_history"), state=first.final_state())
-    boundary = {e["id"] for e in first.records_of("change_history") if e["timestamp"] == newest}
-    assert {e["id"] for e in second.records_of("change_history")} == {e["id"] for e in added} | boundary
+    boundary = history_identities([e for e in first.records_of("change_history") if e["timestamp"] == newest])
+    # each record keyed, the same event with the same key in both syncs, no new event with an old key
+    got = history_identities(second.records_of("change_history"), first.records_of("change_history"))
+    assert history_identities(second.records_of("change_history")) == events_of(sim, added) | boundary
+    assert got == history_ids(sim)
     assert sim.count(path_regex=r"/change-history$") == 1
     third = run_connector("read", sim.config(), catalog("change_history"), state=second.final_state())
     newest_now = max(e["timestamp"] for e in added)
-    assert {e["id"] for e in third.records_of("change_history")} == {e["id"] for e in added if e["timestamp"] == newest_now}
+    assert history_identities(third.records_of("change_history"), second.records_of("change_history")) == \
+        history_identities(second.records_of("change_history"))
+    assert history_identities(third.records_of("change_history")) == events_of(sim, [e for e in added if e["timestamp"] == newest_now])
 
 
 def test_events_arriving_while_paging_are_emitted_once_and_none_lost(sim, catalog):
@@ -94,14 +106,15 @@ def test_events_arriving_while_paging_are_emitted_once_and_none_lost(sim, catalo
     before = history_ids(sim)
     first = run_connector("read", sim.config(), catalog("change_history"))
     writer.join()
-    ids = [e["id"] for e in first.records_of("change_history")]
-    assert len(ids) == len(set(ids)), "a page shift repeated records"
-    assert before <= set(ids)
+    keys = [e["event_id"] for e in first.records_of("change_history")]
+    assert len(keys) == len(set(keys)), "a page shift repeated records"
+    ids = history_identities(first.records_of("change_history"))
+    assert before <= ids
     second = run_connector("read", sim.config(), catalog("change_history"), state=first.final_state())
-    assert set(ids) | {e["id"] for e in second.records_of("change_history")} == history_ids(sim)
+    assert history_identities(first.records_of("change_history"), second.records_of("change_history")) == history_ids(sim)
     saved = project_cursor(state_of(first, "change_history"), "timestamp")
-    repeated = set(ids) & {e["id"] for e in second.records_of("change_history")}
-    assert all(e["timestamp"] == saved for e in first.records_of("change_history") if e["id"] in repeated)
+    repeated = set(keys) & {e["event_id"] for e in second.records_of("change_history")}
+    assert all(e["timestamp"] == saved for e in first.records_of("change_history") if e["event_id"] in repeated)
 
 
 def test_interrupted_history_sync_keeps_the_old_state_and_loses_nothing(sim, catalog):
@@ -116,10 +129,12 @@ def test_interrupted_history_sync_keeps_the_old_state_and_loses_nothing(sim, cat
     assert saved in ([], [project_cursors(state_of(first, "change_history"), "timestamp")]), \
         "state moved past events that were not synced"
     resumed = run_connector("read", sim.config(), catalog("change_history"), state=broken.final_state() or old_state)
-    got = {e["id"] for e in broken.records_of("change_history")} | {e["id"] for e in resumed.records_of("change_history")}
+    history_identities(first.records_of("change_history"), broken.records_of("change_history"),
+                       resumed.records_of("change_history"))  # one key per event across the three syncs
+    got = history_identities(broken.records_of("change_history"), resumed.records_of("change_history"))
     saved = project_cursor(state_of(first, "change_history"), "timestamp")
-    boundary = {e["id"] for e in first.records_of("change_history") if e["timestamp"] == saved}
-    assert got == {e["id"] for e in new} | boundary  # the saved second is read again (at-least-once)
+    boundary = history_identities([e for e in first.records_of("change_history") if e["timestamp"] == saved])
+    assert got == events_of(sim, new) | boundary  # the saved second is read again (at-least-once)
 
 
 def test_interrupted_report_sync_resumes_without_losing_rows(sim, catalog):
@@ -221,4 +236,4 @@ def test_empty_or_foreign_state_starts_a_full_read(sim, catalog, state):
     result = run_connector("read", sim.config(), catalog("experiences", "change_history"), state=message)
     assert result.returncode == 0, result.stdout[-2000:]
     assert len(result.records_of("experiences")) == len(sim.dataset.records(WEB_PROJECT_ID, "experiences"))
-    assert {e["id"] for e in result.records_of("change_history")} == history_ids(sim)
+    assert history_identities(result.records_of("change_history")) == history_ids(sim)

@@ -13,7 +13,16 @@ from typing import Any, Dict, List, Set, Tuple
 
 import pytest
 
-from integration_tests.harness import ConnectorRun, configured_catalog, discovered_catalog, run_connector, state_of
+from integration_tests.harness import (
+    ConnectorRun,
+    configured_catalog,
+    discovered_catalog,
+    event_identity,
+    history_identities,
+    run_connector,
+    served_event,
+    state_of,
+)
 from simulator import BLOG_PROJECT_ID, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID, ConvertSimulator, Dataset
 
 ALL = (WEB_PROJECT_ID, FULLSTACK_PROJECT_ID, BLOG_PROJECT_ID)
@@ -36,12 +45,20 @@ def warnings(run: ConnectorRun) -> List[str]:
     return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
 
 
-def dataset_ids(sim: ConvertSimulator, collection: str, projects=ALL) -> Set[Tuple[int, int]]:
+def dataset_ids(sim: ConvertSimulator, collection: str, projects=ALL) -> Set[Tuple[int, Any]]:
+    """(project, id) of the dataset's objects; a history event, which has no id, by its documented fields."""
     with sim.dataset.lock:
+        if collection == "change-history":
+            return {(project, event_identity(served_event(sim.dataset, event)))
+                    for project in projects for event in sim.dataset.records(project, collection)}
         return {(project, record["id"]) for project in projects for record in sim.dataset.records(project, collection)}
 
 
-def record_ids(run: ConnectorRun, stream: str) -> Set[Tuple[int, int]]:
+def record_ids(run: ConnectorRun, stream: str) -> Set[Tuple[int, Any]]:
+    """(project_id, id) of a stream's records; of a history event, its documented fields (its event_id checked)."""
+    if stream == "change_history":
+        history_identities(run.records_of(stream))
+        return {(record["project_id"], event_identity(record)) for record in run.records_of(stream)}
     return {(record["project_id"], record["id"]) for record in run.records_of(stream)}
 
 

@@ -25,6 +25,7 @@ from simulator.signing import (
     compute_signature,
     verify_request,
 )
+from simulator import render
 
 ACC = "/accounts/100001"
 PRJ = ACC + "/projects/200002"
@@ -54,6 +55,11 @@ def call(sim, method, path, body=None, query="", *, secret=None, key_id=None, ex
                                          timeout=10)
 
 
+def event_identity(event):
+    """A history event has no id: two answers are the same event when every field is the same."""
+    return json.dumps(event, sort_keys=True)
+
+
 def page_all(sim, path, body, per_page=50):
     """All records across pages plus the first page's pagination block."""
     ids, first_extra, page = [], None, 1
@@ -62,7 +68,7 @@ def page_all(sim, path, body, per_page=50):
         assert r.status_code == 200, r.text
         payload = r.json()
         first_extra = first_extra or payload["extra"]
-        ids += [rec["id"] for rec in payload["data"]]
+        ids += [rec["id"] if "id" in rec else event_identity(rec) for rec in payload["data"]]
         if len(payload["data"]) < per_page:
             return ids, first_extra, page
         page += 1
@@ -297,7 +303,8 @@ def test_change_history_newest_first_and_filters(sim):
     stamps = [e["timestamp"] for e in data]
     assert stamps == sorted(stamps, reverse=True) and {e["object"] for e in data} == {"experience"}
     target = data[0]["object_id"]
-    only = call(sim, "POST", PRJ + "/change-history", {"experiences": [target]}).json()["data"]
+    assert isinstance(target, str) and data[0]["parent_object_id"] is None
+    only = call(sim, "POST", PRJ + "/change-history", {"experiences": [int(target)]}).json()["data"]
     assert only and all(e["object_id"] == target for e in only)
 
 
@@ -404,13 +411,16 @@ def test_mutation_helpers_visible(fresh):
     assert after["data"][0]["name"] == "Brand new test" and after["data"][0]["start_time"] == ds.now
     assert call(fresh, "POST", PRJ + "/experiences", {"onlyCount": True}).json()["extra"]["pagination"]["items_count"] == before + 1
     newest = call(fresh, "POST", PRJ + "/change-history", {"results_per_page": 1}).json()["data"][0]
-    assert (newest["event"], newest["object_id"]) == ("experience.create", new["id"])
+    assert (newest["event"], newest["object_id"]) == ("experience.create", str(new["id"]))
+    assert newest["changes"] == {"old": None, "new": {"name": "Brand new test"}}
     ds.update_experience(300002, name="Renamed")
     assert call(fresh, "GET", PRJ + "/experiences/300002").json()["name"] == "Renamed"
     newest2 = call(fresh, "POST", PRJ + "/change-history", {"results_per_page": 1}).json()["data"][0]
     assert newest2["event"] == "experience.update" and newest2["timestamp"] > newest["timestamp"]
+    assert newest2["changes"]["new"] == {"name": "Renamed"} and newest2["changes"]["old"]["name"] != "Renamed"
     event = ds.add_history_event(object="goal", object_id=600001, event="goal.update")
-    assert call(fresh, "POST", PRJ + "/change-history", {"results_per_page": 1}).json()["data"][0]["id"] == event["id"]
+    served = call(fresh, "POST", PRJ + "/change-history", {"results_per_page": 1}).json()["data"][0]
+    assert (served["object_id"], served["request_id"], served["timestamp"]) == ("600001", event["request_id"], event["timestamp"])
     ds.update_object("knowledge-bases", 640007, summary="Edited")
     newest_kb = call(fresh, "POST", PRJ + "/knowledge-bases", {"sort_by": "updated_at"}).json()["data"][0]
     assert (newest_kb["id"], newest_kb["summary"], newest_kb["updated_at"]) == (640007, "Edited", ds.now)
@@ -459,7 +469,8 @@ def scalars(value):
         yield value
 
 
-_EVENT_KEYS = {"id", "timestamp", "event", "method", "author_id", "project_id", "data"}
+# The contract's ChangeHistory fields besides the ones naming the changed object (no id of its own).
+_EVENT_KEYS = {"event", "info", "changes", "method", "parent_object_id", "user", "timestamp", "request_id"}
 
 
 def _object_naming(style, obj, object_id):
@@ -486,21 +497,38 @@ def test_history_id_styles(style):
         for obj, filter_name in (("goal", "goals"), ("experience", "experiences")):
             object_id = added[obj]["object_id"]
             events = _history_of(server, filter_name, object_id)  # the server-side id filter still works
-            assert added[obj]["id"] in [e["id"] for e in events]
+            assert added[obj]["request_id"] in [e["request_id"] for e in events]
             with server.dataset.lock:
-                expected = sorted(e["id"] for e in server.dataset.records(200002, "change-history")
+                expected = sorted(e["timestamp"] for e in server.dataset.records(200002, "change-history")
                                   if (e["object"], e["object_id"]) == (obj, object_id))
-            assert sorted(e["id"] for e in events) == expected
-            naming = _object_naming(style, obj, object_id)
+            assert sorted(e["timestamp"] for e in events) == expected
+            naming = _object_naming(style, obj, str(object_id))
             for event in events:
                 assert event["project"]["id"] == 200002
                 assert set(event) - {"project"} == _EVENT_KEYS | set(naming)
                 assert {key: event[key] for key in naming} == naming
                 if style == "none":
-                    assert object_id not in list(scalars(event))
+                    assert str(object_id) not in list(scalars(event))
         only_goals = call(server, "POST", PRJ + "/change-history", {"objects": ["goal"], "results_per_page": 50})
         kinds = [e["object"]["type"] if style == "object_mapping" else e["object"] for e in only_goals.json()["data"]]
         assert kinds and set(kinds) == {"goal"}
+
+
+def test_history_events_have_the_contract_s_fields_only():
+    """ChangeHistory: no id of its own, ids as strings, changes {old, new}; project an id unless expanded."""
+    with ConvertSimulator(dataset=Dataset.generate(seed=7)) as server:
+        exp = next(e for e in server.dataset.started_experiences() if any(v["changes"] for v in e["variations"]))
+        project_events = records_all(server, PRJ + "/change-history", {})
+        own_events = _exp_history(server, exp["id"], {}).json()["data"]
+        for event in project_events + own_events:
+            assert set(event) == set(render.HISTORY_FIELDS)
+            assert isinstance(event["object_id"], str) and isinstance(event["timestamp"], int)
+            assert set(event["changes"]) == {"old", "new"} and event["project"] == 200002
+            assert event["request_id"] is None or isinstance(event["request_id"], str)
+            assert isinstance(event["user"], str) and event["method"] in ("api", "app")
+        assert {e["parent_object_id"] for e in own_events} == {str(exp["id"])}
+        assert {e["parent_object_id"] for e in project_events} == {None}
+        assert len({event_identity(e) for e in project_events}) == len(project_events) == 260
 
 
 def test_unknown_history_id_style_is_refused():
@@ -567,7 +595,7 @@ def test_delete_and_archive_write_history(fresh):
     assert deleted["status"] == "deleted" and deleted["end_time"] == ds.now
     assert {v["status"] for v in deleted["variations"]} == {"stopped"}
     event = _newest_event(fresh)
-    assert (event["event"], event["object"], event["object_id"]) == ("experience.delete", "experience", running["id"])
+    assert (event["event"], event["object"], event["object_id"]) == ("experience.delete", "experience", str(running["id"]))
     assert call(fresh, "GET", PRJ + f"/experiences/{running['id']}").json()["status"] == "deleted"
     assert call(fresh, "POST", PRJ + "/experiences", {"only": [running["id"]]}).json()["data"] == []
     assert [e["id"] for e in call(fresh, "POST", PRJ + "/experiences",
@@ -575,12 +603,12 @@ def test_delete_and_archive_write_history(fresh):
     done = _first(ds, "completed")
     ds.update_experience(done["id"], status="archived")
     event = _newest_event(fresh)
-    assert (event["event"], event["object_id"]) == ("experience.update", done["id"])
-    assert event["data"]["changed_fields"] == ["status"]
+    assert (event["event"], event["object_id"]) == ("experience.update", str(done["id"]))
+    assert event["changes"] == {"old": {"status": "completed"}, "new": {"status": "archived"}}
     goal = next(g["id"] for g in ds.records(200002, "goals") if g["status"] == "active")
     ds.update_object("goals", goal, status="archived")
     event = _newest_event(fresh)
-    assert (event["event"], event["object"], event["object_id"]) == ("goal.update", "goal", goal)
+    assert (event["event"], event["object"], event["object_id"]) == ("goal.update", "goal", str(goal))
     assert goal not in page_all(fresh, PRJ + "/goals", {})[0]
     assert goal in page_all(fresh, PRJ + "/goals", {"status": ["archived"]})[0]
 
@@ -728,7 +756,7 @@ def test_cli_serves_and_exits_cleanly(tmp_path):
                                  key_secret=config["key_secret"])
         answer = call(server, "POST", PRJ + "/change-history", {"objects": ["goal"], "results_per_page": 1})
         event = answer.json()["data"][0]
-        assert isinstance(event["goal_id"], int) and "object_id" not in event
+        assert isinstance(event["goal_id"], str) and "object_id" not in event
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
@@ -740,8 +768,9 @@ def test_cli_serves_and_exits_cleanly(tmp_path):
 # --------------------------------------------------------------------------- projects
 BLOG = ACC + "/projects/200004"
 ALL_TYPES = {"project_type": ["web", "fullstack"]}
-# sha256 prefixes of the seed-7 records of 200002/200003 as generated before project 200004 existed
-PINNED = {200002: "763b64acd781bcaa", 200003: "1d7287cf21943787"}
+# sha256 prefixes of the seed-7 records of 200002/200003 (the same whether project 200004 exists or not;
+# taken again when history events got the contract's fields)
+PINNED = {200002: "fc09254c0e8b640e", 200003: "dab37fa7d8531440"}
 
 
 def _fingerprint(ds, pid):
@@ -870,7 +899,7 @@ def test_advance_writes_changes_in_every_project(fresh):
     assert ds.now == old_now + 2 * DAY and sorted(changed) == sorted(ds.store)
     for pid, what in changed.items():
         base = ACC + f"/projects/{pid}"
-        newest = [(e["event"], e["object_id"]) for e in _project_history(fresh, pid, 2)]
+        newest = [(e["event"], int(e["object_id"])) for e in _project_history(fresh, pid, 2)]
         assert newest == [("goal.update", what["goal"]), ("experience.update", what["experience"])]
         assert all(e["timestamp"] >= ds.now for e in _project_history(fresh, pid, 2))
         exp = call(fresh, "GET", base + f"/experiences/{what['experience']}").json()
@@ -924,7 +953,7 @@ def test_purged_experience_is_gone_everywhere(fresh):
     assert _per_experience_statuses(fresh, target) == [404] * len(PER_EXPERIENCE)
     assert target not in page_all(fresh, PRJ + "/experiences", every_status("experiences"))[0]
     newest = _newest_event(fresh)
-    assert (newest["event"], newest["object_id"]) == ("experience.delete", target)
+    assert (newest["event"], newest["object_id"]) == ("experience.delete", str(target))
 
 
 def test_sections_for_mvt_experiences(fresh):
@@ -1001,12 +1030,12 @@ def test_experience_change_history_paging_and_filters(sim):
     body = r.json()
     assert body["extra"]["pagination"]["items_count"] == len(body["data"]) == 2
     assert [e["object"] for e in body["data"]] == ["variation", "change"]  # newest first
-    assert all(e["timestamp"] < exp["start_time"] and e["data"]["experience_id"] == exp["id"] for e in body["data"])
+    assert all(e["timestamp"] < exp["start_time"] and e["parent_object_id"] == str(exp["id"]) for e in body["data"])
     asc = _exp_history(sim, exp["id"], {"sort_by": "timestamp", "sort_direction": "asc"}).json()["data"]
-    assert [e["id"] for e in asc] == [e["id"] for e in reversed(body["data"])]
+    assert asc == list(reversed(body["data"]))
     assert [e["object"] for e in _exp_history(sim, exp["id"], {"objects": ["change"]}).json()["data"]] == ["change"]
     first = _exp_history(sim, exp["id"], {"results_per_page": 1, "page": 2}).json()
-    assert [e["id"] for e in first["data"]] == [body["data"][1]["id"]]
+    assert first["data"] == [body["data"][1]]
     assert first["extra"]["pagination"]["items_count"] == 2
     too_many = _exp_history(sim, exp["id"], {"results_per_page": 51})
     assert too_many.status_code == 422 and too_many.json()["parameters"] == ["results_per_page"]
@@ -1024,8 +1053,11 @@ def test_variation_edits_only_in_the_experience_history(fresh):
     assert _newest_event(fresh) == newest_project_event
     events = _exp_history(fresh, exp["id"], {"results_per_page": 2}).json()["data"]
     assert [(e["event"], e["object"], e["object_id"]) for e in events] == [
-        ("change.update", "change", change["id"]), ("variation.update", "variation", variation["id"])]
-    assert events[1]["data"]["changed_fields"] == ["name", "traffic_distribution"]
+        ("change.update", "change", str(change["id"])), ("variation.update", "variation", str(variation["id"]))]
+    assert {e["parent_object_id"] for e in events} == {str(exp["id"])}
+    assert sorted(events[1]["changes"]["new"]) == ["name", "traffic_distribution"]
+    assert events[1]["changes"]["new"]["name"] == "Bolder headline"
+    assert events[0]["changes"]["new"]["data"]["css"] == "color:#f00;" and "css" not in events[0]["changes"]["old"]["data"]
     listed = call(fresh, "POST", PRJ + "/experiences", {"only": [exp["id"]], "include": ["variations.changes"]})
     variations = {v["id"]: v for v in listed.json()["data"][0]["variations"]}
     assert variations[variation["id"]]["name"] == "Bolder headline"
@@ -1042,10 +1074,10 @@ def test_variation_edits_mirrored_into_the_project_history():
     with ConvertSimulator(dataset=ds, experience_edits_in_project_history=True) as server:
         edited = ds.edit_variation(exp["id"])
         newest = _newest_event(server)
-        assert (newest["event"], newest["object"], newest["object_id"]) == ("experience.update", "experience", exp["id"])
-        assert newest["data"]["variation_id"] == edited["id"]
+        assert (newest["event"], newest["object"], newest["object_id"]) == ("experience.update", "experience", str(exp["id"]))
         own = _exp_history(server, exp["id"], {"results_per_page": 1}).json()["data"][0]
-        assert own["timestamp"] == newest["timestamp"] and own["object_id"] == edited["id"]
+        assert own["timestamp"] == newest["timestamp"] and own["object_id"] == str(edited["id"])
+        assert own["parent_object_id"] == str(exp["id"])
         server.experience_edits_in_project_history = False
         ds.edit_variation(exp["id"], description="quiet")
         assert _newest_event(server) == newest

@@ -40,7 +40,7 @@ def local_day_start(timestamp: int, utc_offset: int = 0) -> int:
 class Dataset(ProjectsMixin, EditsMixin):
     """All data of account 100001. Hold ``lock`` while reading records from another thread.
 
-    ``experience_history`` maps each experience id to its own change history (``{event id: record}``,
+    ``experience_history`` maps each experience id to its own change history (``{store key: record}``,
     objects variation/change/report); these events are not in the project's ``change-history``.
     ``experience_edits_in_project_history`` (default False): ``edit_variation*`` also log an
     ``experience.update`` event in the project history.
@@ -223,15 +223,18 @@ class Dataset(ProjectsMixin, EditsMixin):
     def add_history_event(self, object: str = "experience", object_id: Optional[int] = None,
                           event: Optional[str] = None, timestamp: Optional[int] = None,
                           project_id: int = WEB_PROJECT_ID, method: str = "api", author_id: int = 5001,
-                          data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Append a change-history event (default timestamp: newer than every existing event)."""
+                          data: Optional[Dict[str, Any]] = None, changes: Optional[Dict[str, Any]] = None,
+                          request_id: Any = "auto") -> Dict[str, Any]:
+        """Append a change-history event (default timestamp: newer than every existing event); ``changes``
+        and ``request_id`` as ``generator.history_event`` says. Returns a copy of the stored record."""
         with self.lock:
             if object_id is None:
                 object_id = min(self.store[project_id][gen.HISTORY_OBJECTS[object]])
             if timestamp is None:
                 timestamp = max(self.max_history_timestamp() + 1, self._now)
             record = gen.history_event(self, project_id, object, object_id, event or f"{object}.update",
-                                       timestamp, method=method, author_id=author_id, data=data)
+                                       timestamp, method=method, author_id=author_id, data=data,
+                                       changes=changes, request_id=request_id)
             self._put(project_id, "change-history", record)
             return copy.deepcopy(record)
 
@@ -257,9 +260,11 @@ class Dataset(ProjectsMixin, EditsMixin):
         """Change fields of an experience (archiving included) plus an ``experience.update`` event; returns a copy."""
         with self.lock:
             pid, exp = self.locate_experience(experience_id)
+            before = {field: copy.deepcopy(exp.get(field)) for field in sorted(fields)}
             self._change_experience(exp, fields)
             self.add_history_event("experience", experience_id, "experience.update", project_id=pid,
-                                   data={"name": exp["name"], "changed_fields": sorted(fields)})
+                                   data={"name": exp["name"], "changed_fields": sorted(fields)},
+                                   changes=_before_after(before, exp))
             return copy.deepcopy(exp)
 
     def delete_experience(self, experience_id: int) -> Dict[str, Any]:
@@ -305,9 +310,15 @@ class Dataset(ProjectsMixin, EditsMixin):
             record = self.store[project_id][kind][object_id]
             if kind == "knowledge-bases" and "updated_at" not in fields:
                 fields["updated_at"] = max(self._now, record["updated_at"] + 1)
+            before = {field: copy.deepcopy(record.get(field)) for field in sorted(fields) if field != "id"}
             record.update({k: v for k, v in fields.items() if k != "id"})
             obj = next((o for o, k in gen.HISTORY_OBJECTS.items() if k == kind), None)
             if obj:
                 self.add_history_event(obj, object_id, f"{obj}.update", project_id=project_id,
-                                       data={"changed_fields": sorted(fields)})
+                                       data={"changed_fields": sorted(fields)}, changes=_before_after(before, record))
             return copy.deepcopy(record)
+
+
+def _before_after(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]:
+    """A history event's ``changes`` for the fields in ``before``: their old and new values."""
+    return {"old": before, "new": {field: copy.deepcopy(after.get(field)) for field in before}}

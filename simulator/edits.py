@@ -34,7 +34,8 @@ class EditsMixin:
         def add_history_event(self, object: str = "experience", object_id: Optional[int] = None,
                               event: Optional[str] = None, timestamp: Optional[int] = None,
                               project_id: int = 0, method: str = "api", author_id: int = 5001,
-                              data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
+                              data: Optional[Dict[str, Any]] = None, changes: Optional[Dict[str, Any]] = None,
+                              request_id: Any = "auto") -> Dict[str, Any]: ...
 
     # ----------------------------------------------------------------- clock
     def advance(self, days: int = 1) -> Dict[int, Dict[str, int]]:
@@ -91,8 +92,10 @@ class EditsMixin:
 
     def add_experience_event(self, experience_id: int, object: str, object_id: int, event: Optional[str] = None,
                              timestamp: Optional[int] = None, method: str = "api", author_id: int = 5001,
-                             data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        """Append an event (object variation/change/report) to one experience's own history only.
+                             data: Optional[Dict[str, Any]] = None,
+                             changes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Append an event (object variation/change/report) to one experience's own history only; a variation
+        or change event names the experience in ``parent_object_id``.
 
         Default timestamp: newer than every event of the project history and of this experience's history.
         """
@@ -105,7 +108,8 @@ class EditsMixin:
             record = gen.history_event(self, pid, object, object_id,  # type: ignore[arg-type]
                                        event or f"{object}.update",
                                        timestamp, method=method, author_id=author_id,
-                                       data=dict(data or {}, experience_id=experience_id))
+                                       data=dict(data or {}, experience_id=experience_id), changes=changes,
+                                       parent_object_id=experience_id if object in ("variation", "change") else None)
             own[record["id"]] = record
             return copy.deepcopy(record)
 
@@ -124,10 +128,12 @@ class EditsMixin:
             if unknown:
                 raise ValueError(f"cannot edit variation fields {unknown}")
             fields = fields or {"name": f"{variation['name']} (edited)"}
+            before = {field: copy.deepcopy(variation.get(field)) for field in sorted(fields)}
             variation.update(fields)
             event = self.add_experience_event(experience_id, "variation", variation["id"], "variation.update",
                                               data={"variation_id": variation["id"], "name": variation["name"],
-                                                    "changed_fields": sorted(fields)})
+                                                    "changed_fields": sorted(fields)},
+                                              changes={"old": before, "new": {f: copy.deepcopy(variation[f]) for f in before}})
             self._mirror_to_project(pid, exp, event, {"variation_id": variation["id"]})
             return copy.deepcopy(variation)
 
@@ -148,9 +154,11 @@ class EditsMixin:
                 raise ValueError(f"experience {experience_id} has no change {change_id or ''}".rstrip())
             variation, change = found[0]
             data = data or {"revision": int(change["data"].get("revision", 0)) + 1}
+            before = copy.deepcopy(change["data"])
             change["data"].update(data)
             event = self.add_experience_event(experience_id, "change", change["id"], "change.update",
-                                              data={"variation_id": variation["id"], "changed_fields": ["data"]})
+                                              data={"variation_id": variation["id"], "changed_fields": ["data"]},
+                                              changes={"old": {"data": before}, "new": {"data": copy.deepcopy(change["data"])}})
             self._mirror_to_project(pid, exp, event, {"variation_id": variation["id"], "change_id": change["id"]})
             return copy.deepcopy(change)
 
@@ -166,9 +174,11 @@ class EditsMixin:
             overrides = self.report_settings_overrides.setdefault(experience_id, {})
             if not fields:
                 fields = {"confidence_level": 95 if overrides.get("confidence_level") == 99 else 99}
+            before = {field: copy.deepcopy(overrides.get(field)) for field in sorted(fields)}
             overrides.update(copy.deepcopy(fields))
             event = self.add_experience_event(experience_id, "report", experience_id, "report.update",
-                                              data={"changed_fields": sorted(fields)})
+                                              data={"changed_fields": sorted(fields)},
+                                              changes={"old": before, "new": {f: copy.deepcopy(overrides[f]) for f in before}})
             self._mirror_to_project(pid, exp, event, {})
             return copy.deepcopy(overrides)
 

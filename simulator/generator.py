@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dataset import Dataset
@@ -339,19 +339,55 @@ def collaborators(count: int) -> List[Dict[str, Any]]:
     return out
 
 
+def history_user(ds: "Dataset", author_id: int, method: str) -> str:
+    """Who made a change, as a history event names it: the user's email, or for an API change the key's name."""
+    if method == "api":
+        return f"API key {author_id}"
+    email = next((u["email"] for u in ds.users_accesses if u["user_id"] == str(author_id)), None)
+    return email or f"user {author_id}"
+
+
+def history_changes(event: str, data: Mapping[str, Any], serial: int) -> Dict[str, Any]:
+    """The ``changes`` of an event that says only which fields changed (``data``): ``old`` null for a create,
+    ``new`` null for a delete, else each changed field's before and after (made up, unique per event)."""
+    fields = list(data.get("changed_fields") or [])
+    name = data.get("name")
+    action = event.rsplit(".", 1)[-1]
+    if action == "create":
+        return {"old": None, "new": {"name": name}}
+    if action == "delete":
+        return {"old": {"name": name}, "new": None}
+    return {"old": {field: f"{field} before change {serial}" for field in fields},
+            "new": {field: f"{field} after change {serial}" for field in fields}}
+
+
 def history_event(ds: "Dataset", project_id: int, obj: str, object_id: int, event: str, timestamp: int,
-                  method: str = "app", author_id: int = 5001, data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """One change-history record."""
+                  method: str = "app", author_id: int = 5001, data: Optional[Dict[str, Any]] = None,
+                  changes: Optional[Dict[str, Any]] = None, parent_object_id: Optional[int] = None,
+                  request_id: Any = "auto") -> Dict[str, Any]:
+    """One change-history record as stored: the documented fields (``render.history_event`` serves them,
+    ``object_id`` and ``parent_object_id`` as strings) and, never served, the store key ``id``, the
+    ``author_id`` (the experience history's filter), ``project_id`` and ``data`` (what changed, in short).
+
+    ``changes`` defaults to ``history_changes``; ``request_id`` ("auto") to one per API change and null
+    for a change made in the app."""
+    serial = ds.new_id("change-history")
+    data = data if data is not None else {}
     return {
-        "id": ds.new_id("change-history"),
+        "id": serial,
         "timestamp": int(timestamp),
         "event": event,
         "object": obj,
         "object_id": object_id,
+        "parent_object_id": parent_object_id,
         "method": method,
+        "user": history_user(ds, author_id, method),
+        "request_id": (f"req-{serial:08x}" if method == "api" else None) if request_id == "auto" else request_id,
+        "changes": changes if changes is not None else history_changes(event, data, serial),
+        "info": {"isAdminChange": False, "text": f"{event} {obj} {object_id}"},
         "author_id": author_id,
         "project_id": project_id,
-        "data": data if data is not None else {},
+        "data": data,
     }
 
 
@@ -408,7 +444,7 @@ def experience_history(ds: "Dataset", project_id: int, exps: List[Dict[str, Any]
                           {"experience_id": exp["id"], "variation_id": changed[0]["id"], "changed_fields": ["data"]}))
     plans.sort(key=lambda plan: (plan[0], plan[1], plan[2]))
     return [history_event(ds, project_id, obj, object_id, f"{obj}.update", ts, author_id=5001 + exp_id % 3,
-                          data=data) for ts, exp_id, obj, object_id, data in plans]
+                          data=data, parent_object_id=exp_id) for ts, exp_id, obj, object_id, data in plans]
 
 
 def status_cycle(index: int) -> str:

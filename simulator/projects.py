@@ -45,7 +45,8 @@ class ProjectsMixin:
         def add_history_event(self, object: str = "experience", object_id: Optional[int] = None,
                               event: Optional[str] = None, timestamp: Optional[int] = None,
                               project_id: int = 0, method: str = "api", author_id: int = 5001,
-                              data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
+                              data: Optional[Dict[str, Any]] = None, changes: Optional[Dict[str, Any]] = None,
+                              request_id: Any = "auto") -> Dict[str, Any]: ...
 
     # ----------------------------------------------------------------- generation
     def _fill(self, pid: int, size: Dict[str, int], rng: random.Random, label: Optional[str] = None) -> None:

@@ -33,13 +33,14 @@ DEFAULT_FIELDS: Dict[str, tuple] = {
     "features": ("id", "name", "key", "status", "description", "variables"),
     "tags": ("id", "name", "description"),
     "domains": ("id", "url", "code_installed"),
-    "change-history": ("id", "timestamp", "event", "object", "object_id", "method", "author_id", "project_id",
-                       "data"),
 }
-# How a change-history record names the changed object (the real record schema is not documented):
-# "object_id" {"object": "experience", "object_id": 1}; "objectId" {"object": "experience", "objectId": 1};
-# "object_mapping" {"object": {"type": "experience", "id": 1}}; "typed" {"object": "experience",
-# "experience_id": 1}; "none" {"object": "experience"} (no id of the changed object anywhere).
+# A change-history event as the contract documents it (``ChangeHistory``): no id of its own, ids as strings.
+HISTORY_FIELDS = ("event", "info", "changes", "method", "object", "object_id", "parent_object_id", "user",
+                  "timestamp", "request_id", "project")
+# How a change-history record names the changed object. "object_id" is the contract's
+# {"object": "experience", "object_id": "1"}; the others leave the contract, to test the connector's
+# fallbacks: "objectId" {"objectId": "1"}; "object_mapping" {"object": {"type": "experience", "id": "1"}};
+# "typed" {"experience_id": "1"}; "none" {"object": "experience"} (no id of the changed object anywhere).
 HISTORY_ID_STYLES = ("object_id", "objectId", "object_mapping", "typed", "none")
 VARIATION_FIELDS = ("id", "name", "description", "is_baseline", "traffic_distribution", "key", "status")
 _REF_KIND = {"goals": "goals", "audiences": "audiences", "locations": "locations", "tags": "tags",
@@ -169,6 +170,8 @@ def record(ctx: Context, kind: str, rec: Dict[str, Any], include: Iterable[str] 
            expand: Iterable[str] = ()) -> Dict[str, Any]:
     """Render any list/get record except experiences and projects."""
     include, expand = set(include), set(expand)
+    if kind == "change-history":
+        return history_event(ctx, rec, expand)
     out = plain(ctx, kind, rec)
     if kind == "goals":
         if "triggering_rule" in include:
@@ -183,12 +186,8 @@ def record(ctx: Context, kind: str, rec: Dict[str, Any], include: Iterable[str] 
             out["stats"] = {"experiences_usage": ctx.usage(kind)[rec["id"]]}
     elif kind == "features" and "stats" in include:
         out["stats"] = copy.deepcopy(rec.get("stats", {}))
-    if "project" in expand and kind != "change-history":
+    if "project" in expand:
         out["project"] = plain(ctx, "projects", ctx.ds.projects[rec["project"]])
-    if kind == "change-history":
-        out = history_ids(out, ctx.history_id_style)
-        if "project" in expand:
-            out["project"] = plain(ctx, "projects", ctx.ds.projects[rec["project_id"]])
     if "tags" in expand:
         out["tags"] = _refs(ctx, "tags", rec.get("tags"))
     if "experiences" in expand:
@@ -196,6 +195,36 @@ def record(ctx: Context, kind: str, rec: Dict[str, Any], include: Iterable[str] 
                               for e in (ctx.ds.find(ctx.pid, "experiences", i) for i in rec.get("experiences") or [])
                               if e is not None]
     return out
+
+
+def history_event(ctx: Context, rec: Dict[str, Any], expand: Iterable[str] = ()) -> Dict[str, Any]:
+    """A stored change-history event in the contract's shape (``object_id`` and ``parent_object_id`` as text;
+    ``project`` the id, or the project's short form with ``expand: ["project"]``)."""
+    parent = rec.get("parent_object_id")
+    out = {
+        "event": rec["event"],
+        "info": copy.deepcopy(rec["info"]),
+        "changes": copy.deepcopy(rec["changes"]),
+        "method": rec["method"],
+        "object": rec["object"],
+        "object_id": str(rec["object_id"]),
+        "parent_object_id": None if parent is None else str(parent),
+        "user": rec["user"],
+        "timestamp": rec["timestamp"],
+        "request_id": rec["request_id"],
+        "project": rec["project_id"],
+    }
+    if "project" in expand:
+        out["project"] = simple_project(ctx.ds.projects[rec["project_id"]])
+    return history_ids(out, ctx.history_id_style)
+
+
+def simple_project(project: Dict[str, Any]) -> Dict[str, Any]:
+    """A project expanded in a history event (the contract's ``SimpleProjectExpandable`` object form)."""
+    settings = project.get("settings") or {}
+    return {"id": project["id"], "name": project["name"],
+            "reporting_settings": {"currency_symbol": (project.get("reporting_settings") or {}).get("currency_symbol", "$")},
+            "settings": {"time_zone": settings.get("timezone", "UTC"), "utc_offset": 0, "time_format": "24h"}}
 
 
 def history_ids(event: Dict[str, Any], style: str) -> Dict[str, Any]:

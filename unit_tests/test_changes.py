@@ -18,7 +18,9 @@ from source_convert.components.changes import (
     "event, found",
     [
         ({"id": 1, "object_id": 7}, 7),
-        ({"id": 1, "objectId": "7"}, "7"),
+        ({"object": "goal", "object_id": "7"}, 7),  # the contract: a string
+        ({"object": "goal", "object_id": " 12 "}, 12),
+        ({"id": 1, "objectId": "7"}, 7),
         ({"id": 1, "goal_id": 7}, 7),
         ({"id": 1, "goalId": 7}, 7),
         ({"id": 1, "object": {"id": 7, "name": "Purchase"}}, 7),
@@ -39,6 +41,27 @@ def test_the_changed_goal_is_found_under_any_plausible_key(event, found):
 )
 def test_the_event_s_own_id_and_other_objects_ids_are_never_taken(event):
     assert changed_object_id(event, "goal") is None
+
+
+@pytest.mark.parametrize("object_id", ["exp-7", "7.0", "-7", "\u00b2", "", "0x1f"])
+def test_an_object_id_that_is_not_a_whole_number_names_no_object(object_id):
+    assert changed_object_id({"object": "goal", "object_id": object_id}, "goal") is None
+
+
+@pytest.mark.parametrize("part", ["variation", "change"])
+def test_a_variation_or_change_event_names_its_experience_by_parent_object_id(part):
+    event = {"object": part, "object_id": "700002", "parent_object_id": "300001"}
+    assert changed_object_id(event, "experience") == 300001
+    # without its experience the event names no experience (never the variation's id for one)
+    assert changed_object_id({**event, "parent_object_id": None}, "experience") is None
+
+
+def test_an_object_mapping_is_not_mistaken_for_an_object_type():
+    assert changed_object_id({"object": {"type": "experience", "id": "7"}}, "experience") == 7
+
+
+def test_an_experience_event_is_its_own_object():
+    assert changed_object_id({"object": "experience", "object_id": "300001", "parent_object_id": None}, "experience") == 300001
 
 
 def test_a_two_word_object_name_gives_a_camel_case_key():

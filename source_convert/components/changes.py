@@ -1,7 +1,9 @@
 """Incremental re-reads driven by Convert's change history (Convert objects have no ``updated_at``).
 
-The change-history record schema is not documented, so the changed object's id is looked up under
-every plausible name; an event that names no id makes that stream re-read its project's whole list.
+A history event names the changed object in ``object_id`` (a string in Convert's contract; the ids of
+every object type the connector lists are integers) and, for a variation or a change, its experience in
+``parent_object_id``. Older, undocumented spellings are still looked for. An event that names no id
+the connector can use makes that stream re-read its project's whole list, with a warning.
 """
 
 from __future__ import annotations
@@ -34,16 +36,31 @@ CHANGED_AT = "changed_at"
 CHANGED_OBJECT = "changed_object"
 
 
+# Objects that live inside an experience: an event about one of them is a change of its experience,
+# which the event names in ``parent_object_id``.
+EXPERIENCE_PARTS = frozenset({"variation", "change"})
+
+
 def _is_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip() != "")
 
 
-def changed_object_id(event: Mapping[str, Any], object_name: str) -> Optional[Any]:
-    """The id of the object a change-history event names, under any plausible key; ``None`` if none fits.
+def as_object_id(value: Any) -> Optional[int]:
+    """An object id as the integer it is: an int, or a string of digits (Convert sends ids as strings);
+    ``None`` for anything else (a non-numeric string names no object this connector can ask for)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
-    Tried in order: ``object_id``, ``objectId``, ``<object>_id``, ``<object>Id``, and an ``object`` or
-    ``<object>`` mapping with an ``id``. The event's own ``id`` is never taken for the object's.
-    """
+
+def _named_id(event: Mapping[str, Any], object_name: str) -> Optional[Any]:
+    """The raw id under the first key that holds one (see ``changed_object_id``)."""
+    if object_name == "experience" and isinstance(event.get("object"), str) and event["object"] in EXPERIENCE_PARTS:
+        return event.get("parent_object_id") if _is_id(event.get("parent_object_id")) else None
     camel = object_name[:1].lower() + object_name.title().replace("_", "")[1:]
     for key in ("object_id", "objectId", f"{object_name}_id", f"{camel}Id"):
         if _is_id(event.get(key)):
@@ -55,10 +72,23 @@ def changed_object_id(event: Mapping[str, Any], object_name: str) -> Optional[An
     return None
 
 
+def changed_object_id(event: Mapping[str, Any], object_name: str) -> Optional[int]:
+    """The id (an integer) of the ``object_name`` a change-history event says changed; ``None`` if none fits.
+
+    A variation or change event names a change of its experience: for ``experience`` its
+    ``parent_object_id`` is taken. Otherwise, in order: ``object_id`` (documented), then the undocumented
+    spellings ``objectId``, ``<object>_id``, ``<object>Id``, and an ``object`` or ``<object>`` mapping
+    with an ``id``. A value that is not a whole number (Convert documents ids as strings, but every
+    listed object's id is an integer) gives ``None``: the caller then reads the whole list.
+    """
+    return as_object_id(_named_id(event, object_name))
+
+
 @dataclass
 class ChangedObjectReference(RecordTransformation):
     """Adds ``changed_object``: ``{"id": <id>}``, or ``{"id": None, "keys": [...]}`` when the event names no
-    id that ``changed_object_id`` can find (the keys, never the values, go into the warning)."""
+    id that ``changed_object_id`` can use (the keys, never the values, go into the warning): then the
+    project's whole list is read, so an unusable id is neither a crash nor a lost change."""
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
@@ -159,8 +189,9 @@ class ChangedObjectsPartitionRouter(SettledParentStateRouter):
             new_cursors[project] = newest
             if unknown_keys is not None:
                 LOGGER.warning(
-                    "Stream '%s': a change-history event of project %s names no object id this connector recognises "
-                    "(its keys: %s); reading the project's whole list in this sync so that no change is missed.",
+                    "Stream '%s': a change-history event of project %s names no object id this connector can use "
+                    "(none, or not a whole number; its keys: %s); reading the project's whole list in this sync so "
+                    "that no change is missed.",
                     self._stream_name, project, ", ".join(unknown_keys),
                 )
                 slices.append(self._slice(project, {}, newest))

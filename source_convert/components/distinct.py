@@ -16,7 +16,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 @dataclass
 class DistinctRecordFilter(RecordFilter):
     """Drops a record whose ``key_field`` was already emitted in this sync for the same partition (after
-    the usual ``condition``).
+    the usual ``condition``). The history streams key on ``event_id`` (built by a transformation that
+    runs before this filter), lists with ids on ``id``.
 
     Page-number paging over a list that grows or reorders at its head (change history, newest first)
     shows some records twice when new ones arrive between two pages; this keeps the output exactly-once.

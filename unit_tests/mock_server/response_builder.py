@@ -112,15 +112,17 @@ def a_non_json_response(status: int = 200, text: str = "<html><body>502 Bad Gate
     return HttpResponse(text, status, {"Content-Type": "text/html"})
 
 
-def a_change_event(event_id: int, timestamp: int, history_object: str, object_id: Any,
+def a_change_event(request: int, timestamp: int, history_object: str, object_id: Any,
                    stream: str = "change_history") -> RecordBuilder:
-    """A change-history event about one object (of the project's history, or of ``stream``'s)."""
+    """A change-history event about one object (of the project's history, or of ``stream``'s), in the
+    contract's shape: no id of its own, ``object_id`` as a string (``None`` stays null). ``request``
+    makes its ``request_id``, so that events built with different numbers are different events."""
     return (
-        a_record(stream, cursor_field="timestamp")
-        .with_id(event_id)
+        a_record(stream, id_field="request_id", cursor_field="timestamp")
+        .with_id(f"request-{request}")
         .with_cursor(timestamp)
         .with_field(FieldPath("object"), history_object)
-        .with_field(FieldPath("object_id"), object_id)
+        .with_field(FieldPath("object_id"), None if object_id is None else str(object_id))
     )
 
 

@@ -1,6 +1,8 @@
 """change_history: newest first, one pass; paging stops at the first page that reaches back past the
 start (the saved cursor, inclusive, or the configured start date), each event once."""
 
+import hashlib
+import json
 import time
 
 from airbyte_cdk.models import FailureType, SyncMode
@@ -73,8 +75,9 @@ def test_an_event_a_page_shift_shows_twice_is_emitted_once(http_mocker: HttpMock
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T))
 
-    # Then
-    ids = [message.record.data["id"] for message in output.records]
+    # Then: each event once, with its own non-null key
+    ids = [message.record.data["event_id"] for message in output.records]
+    assert all(ids)
     assert len(ids) == len(set(ids)) == 100
 
 
@@ -103,3 +106,143 @@ def test_an_event_without_a_numeric_timestamp_fails_the_stream_instead_of_vanish
     assert output.records == []
     assert FailureType.system_error in {error.trace.error.failure_type for error in output.errors}
     assert any("without a numeric 'timestamp'" in error.trace.error.message for error in output.errors)
+
+
+# ---------------------------------------------------------------- event_id: the key of an event without an id
+_HEX = set("0123456789abcdef")
+# One value per documented field that identifies an event, different from the sample event's.
+_OTHER_VALUES = {
+    "event": "delete",
+    "changes": {"old": {"name": "Checkout"}, "new": {"name": "Checkout v2"}},
+    "method": "app",
+    "object": "audience",
+    "object_id": "400002",
+    "parent_object_id": "300001",
+    "user": "grace.hopper@example.com",
+    "timestamp": T + 1,
+    "request_id": "another-request",
+    "project": 200004,
+}
+
+
+def event_ids(output):
+    return [message.record.data["event_id"] for message in output.records]
+
+
+def test_every_event_has_a_non_null_key_that_is_the_same_on_every_sync(http_mocker: HttpMocker) -> None:
+    # Given: the same answer to two syncs; besides the sample event, one event per identifying field
+    # that differs from it in that field alone
+    base = a_change_event(1, T, "goal", 400001)
+    variants = [a_change_event(1, T, "goal", 400001).with_field(FieldPath(field), value) for field, value in _OTHER_VALUES.items()]
+    answer = a_list_response(_STREAM).with_records([base, *variants]).build()
+    http_mocker.post(history_page(1).build(), [answer, answer])
+
+    # When
+    first = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+    second = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+
+    # Then: every event arrives, each key is a SHA-256 (hex) of its own, and the second sync gives the same keys
+    keys = event_ids(first)
+    assert len(keys) == 1 + len(_OTHER_VALUES) == len(set(keys))
+    assert all(len(key) == 64 and set(key) <= _HEX for key in keys)
+    assert event_ids(second) == keys
+    assert [message.record.data["project_id"] for message in first.records] == [int(PROJECT_ID)] * len(keys)
+
+
+def test_the_key_ignores_what_does_not_identify_an_event(http_mocker: HttpMocker) -> None:
+    # Given: the same event in two syncs, the second time with the project expanded (whose name changed),
+    # another deprecated ``info`` text, its object id as a number and a field Convert does not document
+    again = (
+        a_change_event(1, T, "goal", 400001)
+        .with_field(FieldPath("project"), {"id": 200002, "name": "Renamed site", "settings": {"time_zone": "UTC"}})
+        .with_field(FieldPath("info"), {"isAdminChange": True, "text": "Goal Checkout edited"})
+        .with_field(FieldPath("object_id"), 400001)
+        .with_field(FieldPath("added_later"), "x")
+    )
+    http_mocker.post(
+        history_page(1).build(),
+        [a_list_response(_STREAM).with_records([a_change_event(1, T, "goal", 400001)]).build(),
+         a_list_response(_STREAM).with_records([again]).build()],
+    )
+
+    # When
+    first = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+    second = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+
+    # Then: one event, one key; the record keeps what Convert sent
+    assert len(event_ids(first)) == 1
+    assert event_ids(second) == event_ids(first)
+    assert second.records[0].record.data["project"]["name"] == "Renamed site"
+
+
+def test_the_boundary_second_read_again_gives_known_events_their_key_and_new_events_new_keys(http_mocker: HttpMocker) -> None:
+    # Given: sync 1 read up to T (one event in that second); before sync 2, a second event was written in
+    # the same second and a third later
+    known = a_change_event(1, T, "goal", 400001)
+    same_second = a_change_event(2, T, "goal", 400001)
+    later = a_change_event(3, T + 30, "goal", 400002)
+    http_mocker.post(
+        history_page(1).build(),
+        [a_list_response(_STREAM).with_records([a_change_event(1, T, "goal", 400001)]).build(),
+         a_list_response(_STREAM).with_records([later, same_second, known]).build()],
+    )
+
+    # When
+    first = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+    second = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental,
+                         state=first.most_recent_state.stream_state.__dict__)
+
+    # Then: sync 2 re-reads the saved second; the event sync 1 had keeps its key (a destination
+    # deduplicating by key keeps it once), and the two new events have keys of their own
+    (old_key,) = event_ids(first)
+    new_keys = event_ids(second)
+    assert [message.record.data["timestamp"] for message in second.records] == [T + 30, T, T]
+    assert new_keys[2] == old_key
+    assert len(set(new_keys)) == 3
+
+
+def test_two_identical_events_in_one_answer_are_one_record(http_mocker: HttpMocker) -> None:
+    # Given: two events equal in every field (the same second, object, change, user and request): the
+    # answer cannot tell them from one event that a page shift shows twice
+    http_mocker.post(
+        history_page(1).build(),
+        a_list_response(_STREAM).with_records([a_change_event(1, T, "goal", 400001), a_change_event(1, T, "goal", 400001),
+                                               a_change_event(2, T, "goal", 400001)]).build(),
+    )
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+
+    # Then: they collapse into one record; the event that differs (another request) stays
+    assert len(event_ids(output)) == len(set(event_ids(output))) == 2
+
+
+def documented_event_id(event: dict) -> str:
+    """The recipe docs/convert.md gives: SHA-256 of the identifying fields as JSON with sorted keys (", " and
+    ": " separators; non-ASCII and < > & ' as \\u escapes), project as its id, ids as text."""
+    ids_as_text = {name: None if event.get(name) is None else str(event[name]) for name in ("object_id", "parent_object_id")}
+    project = event.get("project")
+    fields = {name: event.get(name) for name in ("event", "changes", "method", "object", "user", "timestamp", "request_id")}
+    fields.update(ids_as_text, project=project.get("id") if isinstance(project, dict) else project)
+    text = json.dumps(fields, sort_keys=True)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_key_follows_the_documented_recipe(http_mocker: HttpMocker) -> None:
+    # Given: an event with text that JSON escapes (non-ASCII, quotes, markup) and an expanded project
+    event = (
+        a_change_event(1, T, "goal", 400001)
+        .with_field(FieldPath("changes"), {"old": None, "new": {"name": "Prüfung <\"A\" & 'B'>", "weight": 1.5}})
+        .with_field(FieldPath("parent_object_id"), 300001)
+        .with_field(FieldPath("project"), {"id": 200002, "name": "Site"})
+    )
+    http_mocker.post(history_page(1).build(), a_list_response(_STREAM).with_records([event]).build())
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=saved_at(T - 10))
+
+    # Then: a key anyone can recompute from the event (and that a library upgrade must not change)
+    (record,) = [message.record.data for message in output.records]
+    assert record["event_id"] == documented_event_id(event.build())

@@ -113,9 +113,10 @@ def test_each_event_is_delivered_once_when_a_new_event_shifts_the_pages(http_moc
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
 
-    # Then: 60 distinct events, none twice
-    ids = [m.record.data["id"] for m in output.records]
-    assert len(ids) == len(set(ids)) == 59
+    # Then: 59 distinct events (page 2 repeats one), none twice, each with its own non-null key
+    keys = [(m.record.data["experience_id"], m.record.data["event_id"]) for m in output.records]
+    assert all(event_id for _, event_id in keys)
+    assert len(keys) == len(set(keys)) == 59
 
 
 def test_an_experience_history_path_that_answers_404_everywhere_fails_the_stream_naming_it(http_mocker: HttpMocker) -> None:

@@ -213,3 +213,38 @@ def test_a_rate_limited_answer_waits_what_convert_asks_then_retries(http_mocker:
     assert len(output.records) == 1
     (slept,) = retry_sleeps
     assert 7.0 <= slept <= 7.7 + 1e-6
+
+
+def test_an_object_id_that_is_not_a_number_makes_the_sync_read_the_whole_list(http_mocker: HttpMocker) -> None:
+    # Given: an event whose object_id (a string, as documented) is not an experience id this connector can ask
+    event = a_change_event(41, _NEWEST, "experience", "exp-7")
+    http_mocker.post(
+        ConvertRequestBuilder.object_changes("experience").build(), a_list_response("change_history").with_records([event]).build()
+    )
+    http_mocker.post(experiences_page().build(), a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [1, 2, 3])).build())
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state_at(_SAVED))
+
+    # Then: no crash and no change lost: the whole list, with the reason in the log
+    assert output.errors == []
+    assert len(output.records) == 3
+    assert output.is_in_logs("not a whole number")
+
+
+def test_object_ids_sent_as_strings_are_asked_as_the_integers_they_are(http_mocker: HttpMocker) -> None:
+    # Given: events naming experiences "7" and "3" (strings, as documented)
+    http_mocker.post(
+        ConvertRequestBuilder.object_changes("experience").build(),
+        a_list_response("change_history").with_records(
+            [a_change_event(42, _NEWEST, "experience", "7"), a_change_event(43, _NEWEST - 1, "experience", "3")]).build(),
+    )
+    http_mocker.post(experiences_page().with_partition(only=[3, 7]).build(),
+                     a_list_response(_STREAM).with_records(records_with_ids(_STREAM, [3, 7])).build())
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state_at(_SAVED))
+
+    # Then
+    assert output.errors == []
+    assert sorted(message.record.data["id"] for message in output.records) == [3, 7]

@@ -103,7 +103,9 @@ def discovered():
     "stream, key",
     [
         *[(name, ["project_id", "id"]) for name in ("goals", "audiences", "locations", "hypotheses", "knowledge_bases",
-                                                     "observations", "features", "tags", "domains", "change_history")],
+                                                     "observations", "features", "tags", "domains")],
+        # history events have no id: each is keyed by its digest (event_id) within its project or experience
+        ("change_history", ["project_id", "event_id"]), ("experience_change_history", ["experience_id", "event_id"]),
         # experience ids are system-wide (documented); variations are keyed by their experience
         ("experiences", ["id"]), ("experience_details", ["id"]), ("variations", ["experience_id", "id"]),
         ("aggregated_reports", ["experience_id", "goal_id", "variation_id"]),

@@ -5,6 +5,7 @@ deleted experience; a 404 for every one is a path that does not exist, and fails
 
 from airbyte_cdk.models import FailureType, Level, SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
+from airbyte_cdk.test.mock_http.response_builder import FieldPath
 
 from unit_tests.mock_server.config import ACCOUNT_ID, PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.experience_objects import (
@@ -143,3 +144,21 @@ def test_a_404_for_every_experience_fails_the_stream_naming_it_and_the_path_but_
     assert not [w for w in warnings_of(output) if "was probably deleted" in w]
     assert sorted(m.record.data["id"] for m in output.records if m.record.stream == "tags") == [1, 2]
     assert not [m for m in output.records if m.record.stream == _STREAM]
+
+
+def test_a_variation_or_change_event_names_its_experience_through_parent_object_id(http_mocker: HttpMocker) -> None:
+    # Given: the history has a variation event and a change event (object ids of their own, as strings),
+    # each naming its experience in ``parent_object_id``; both experiences are archived (only named ones are asked)
+    variation = a_change_event(51, _NEWEST, "variation", 700002).with_field(FieldPath("parent_object_id"), "4")
+    change = a_change_event(52, _NEWEST, "change", 900007).with_field(FieldPath("parent_object_id"), "9")
+    given_the_experience_events(http_mocker, [variation, change])
+    given_the_index(http_mocker, [an_indexed_experience(4, status="archived"), an_indexed_experience(9, status="archived")])
+    for experience_id in (4, 9):
+        http_mocker.get(settings_of(experience_id), an_object_response(_STREAM, experience_id=experience_id))
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=changed_list_state_of(_SAVED))
+
+    # Then: the two experiences, not the variation or the change ids
+    assert output.errors == []
+    assert sorted(message.record.data["experience_id"] for message in output.records) == [4, 9]

@@ -12,6 +12,14 @@ from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.mock_http.response_builder import FieldPath
 
 from unit_tests.mock_server.config import OTHER_PROJECT_ID, PROJECT_ID, ConfigBuilder
+from unit_tests.mock_server.experience_objects import (
+    an_indexed_experience,
+    experience_event,
+    experience_history,
+    given_the_experience_events,
+    given_the_index,
+    given_the_newest_event,
+)
 from unit_tests.mock_server.request_builder import ConvertRequestBuilder
 from unit_tests.mock_server.response_builder import (
     a_change_event,
@@ -48,7 +56,7 @@ def goals(project: str, **partition) -> ConvertRequestBuilder:
 
 
 def history_of(project: str, *timestamps: int):
-    events = [a_change_event(index + 1, value, "goal", 400001).with_field(FieldPath("project_id"), int(project))
+    events = [a_change_event(index + 1, value, "goal", 400001).with_field(FieldPath("project"), int(project))
               for index, value in enumerate(timestamps)]
     return a_list_response("change_history").with_records(events).build()
 
@@ -182,3 +190,45 @@ def test_a_state_this_version_cannot_read_restarts_the_stream_with_a_warning(htt
         "The saved state of stream 'goals' has a format this version does not use; the stream starts a full read."
     ]
     assert output.most_recent_state.stream_state.__dict__["parent_state"] == history_cursors({A: NEWEST_A})
+
+
+# What 1.0.1 saved for the history streams (keyed by ``id`` then): per-project and per-experience
+# ``timestamp`` cursors, times Convert returned. Keys changed to ``event_id``; the cursors stay valid.
+CHANGE_HISTORY_1_0_1 = {"states": [{"partition": {"project_id": A}, "cursor": {"timestamp": str(T)}}], "use_global_cursor": False}
+EXPERIENCE_HISTORY_1_0_1 = {
+    "states": [{"partition": {"experience_id": 31, "project_id": A}, "cursor": {"timestamp": str(T)}}],
+    "use_global_cursor": False,
+    "parent_state": {"object_changes": {"states": [{"partition": {"project_id": A}, "cursor": {"timestamp": str(T)}}],
+                                        "use_global_cursor": False}},
+}
+
+
+def test_a_1_0_1_change_history_state_continues_from_its_second_with_keyed_events(http_mocker: HttpMocker) -> None:
+    # Given: events after, at and before the saved second
+    http_mocker.post(ConvertRequestBuilder.change_history(A).page(1).build(), history_of(A, T + 5, T, T - 5))
+
+    # When
+    output = read_stream(config(A), "change_history", SyncMode.incremental, state=CHANGE_HISTORY_1_0_1)
+
+    # Then: no warning, no full read: from the saved second on, each event with its key
+    assert [m.record.data["timestamp"] for m in output.records] == [T + 5, T]
+    assert all(m.record.data["event_id"] for m in output.records)
+    assert warnings_of(output) == []
+    assert cursors_by_project(output.most_recent_state.stream_state.__dict__) == {A: {"timestamp": str(T + 5)}}
+
+
+def test_a_1_0_1_experience_change_history_state_continues_per_experience(http_mocker: HttpMocker) -> None:
+    # Given: nothing new in the project history; experience 31 (running) has events after, at and before its cursor
+    given_the_experience_events(http_mocker, [])
+    given_the_newest_event(http_mocker, T)
+    given_the_index(http_mocker, [an_indexed_experience(31, status="active")])
+    http_mocker.post(experience_history(31).build(), a_list_response("experience_change_history").with_records(
+        [experience_event(1, T + 5), experience_event(2, T), experience_event(3, T - 5)]).build())
+
+    # When
+    output = read_stream(config(A), "experience_change_history", SyncMode.incremental, state=EXPERIENCE_HISTORY_1_0_1)
+
+    # Then
+    assert [(m.record.data["experience_id"], m.record.data["timestamp"]) for m in output.records] == [(31, T + 5), (31, T)]
+    assert all(m.record.data["event_id"] for m in output.records)
+    assert warnings_of(output) == []
