@@ -103,11 +103,9 @@ def expected_daily(sim: ConvertSimulator, offset: int, experiences: Iterable[Map
                     for metric in metrics_of(sim.dataset, goal_id):
                         rows[(exp["id"], goal_id, variation["id"], date, metric)] = {
                             "timestamp": day,
-                            "value": model.metric_value(metric, model.Totals(*numbers)),
+                            "value": model.daily_value(metric, model.Totals(*numbers)),
                             "visitors": numbers.visitors,
-                            "conversions": numbers.conversions,
-                            "revenue": numbers.revenue,
-                            "products": numbers.products,
+                            "totals": model.daily_total(metric, model.Totals(*numbers)),
                         }
     return rows
 
@@ -193,20 +191,29 @@ def test_aggregated_rows_are_convert_numbers_with_names_and_baseline(sim, first_
 
 
 @pytest.mark.parametrize("hours", [0, 5.5])
-def test_daily_sums_equal_the_aggregated_totals_of_the_same_window(first_reads, hours):
-    run = first_reads(hours)
-    sums: Dict[tuple, List[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
-    for row in run.records_of("daily_reports"):
+def test_daily_sums_equal_the_aggregated_totals_of_the_same_window(sim, first_reads, hours):
+    """The daily rows of each metric add up to what the aggregated report serves for the whole run."""
+    offset = seconds(hours)
+    sums: Dict[tuple, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in first_reads(hours).records_of("daily_reports"):
+        total = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
+        total[row["metric"]] += row["totals"]
         if row["metric"] == "conversion_rate":
-            total = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
-            for index, name in enumerate(("visitors", "conversions", "revenue", "products")):
-                total[index] += row[name]
-    aggregated = run.records_of("aggregated_reports")
-    assert len(aggregated) == len(sums)
-    for row in aggregated:
-        visitors, conversions, revenue, products = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
-        assert (visitors, conversions, products) == (row["visitors"], row["conversions"], row["total_products"])
-        assert revenue == pytest.approx(row["total_revenue"], abs=0.005)
+            total["visitors"] += row["visitors"]
+    expected_keys = set()
+    for exp in started(sim.dataset):
+        days = sim.dataset.run_days(exp, offset)
+        for goal_id in exp["goals"]:
+            revenue = is_revenue(sim.dataset, goal_id)
+            for variation in exp["variations"]:
+                key = (exp["id"], goal_id, variation["id"])
+                expected_keys.add(key)
+                aggregated, got = sim.api.model.totals(exp["id"], variation, goal_id, revenue, days, offset), sums[key]
+                assert (got["visitors"], got["conversion_rate"]) == (aggregated.visitors, aggregated.conversions)
+                if revenue:
+                    assert got["avg_revenue_per_visitor"] == pytest.approx(aggregated.revenue, abs=0.005)
+                    assert got["avg_products_ordered_per_visitor"] == aggregated.products
+    assert set(sums) == expected_keys
 
 
 def test_revenue_metrics_are_the_daily_totals_per_visitor(first_reads):
@@ -215,8 +222,8 @@ def test_revenue_metrics_are_the_daily_totals_per_visitor(first_reads):
     assert revenue_rows and any(row["value"] > 0 for _, row in revenue_rows)
     for key, row in revenue_rows:
         products = rows[key[:4] + ("avg_products_ordered_per_visitor",)]
-        assert row["value"] == pytest.approx(row["revenue"] / row["visitors"], abs=1e-6)
-        assert products["value"] == pytest.approx(products["products"] / products["visitors"], abs=1e-6)
+        assert row["value"] == pytest.approx(row["totals"] / row["visitors"], abs=1e-6)
+        assert products["value"] == pytest.approx(products["totals"] / products["visitors"], abs=1e-6)
 
 
 def test_the_utc_offset_moves_day_boundaries(sim, first_reads):

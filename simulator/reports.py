@@ -131,3 +131,30 @@ def metric_value(metric: str, totals: Totals) -> float:
     if metric == "avg_products_ordered_per_visitor":
         return per_visitor(totals.products, totals.visitors)
     return rate(totals.conversions, totals.visitors)
+
+
+DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
+                 "average_order_value", "average_products_per_order")
+AVERAGE_METRICS = DAILY_METRICS[3:]  # per order: their daily ``totals`` is the sum of the day's average
+
+
+def daily_value(metric: str, totals: Totals) -> float:
+    """A daily report's ``value``: conversion rate in percent (4 decimals), revenue or products per visitor,
+    average order value or average products per order (6 decimals; 0.0 without visitors or conversions)."""
+    if metric == "average_order_value":
+        return per_visitor(totals.revenue, totals.conversions)
+    if metric == "average_products_per_order":
+        return per_visitor(totals.products, totals.conversions)
+    return metric_value(metric, totals)
+
+
+def daily_total(metric: str, totals: Totals) -> float:
+    """A daily report's ``totals`` for ``totals``' numbers: conversions, revenue, products, or for the averages
+    per order the sum of the average over these numbers' one day, i.e. ``daily_value``."""
+    if metric == "conversion_rate":
+        return totals.conversions
+    if metric == "avg_revenue_per_visitor":
+        return totals.revenue
+    if metric == "avg_products_ordered_per_visitor":
+        return totals.products
+    return daily_value(metric, totals)
