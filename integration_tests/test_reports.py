@@ -276,10 +276,17 @@ def saved_cursors(state: Mapping[str, Any]) -> Tuple[Any, Dict[int, Any]]:
     return state.get("state"), project_cursors(state, "ran_until", parent="started_experiences")
 
 
+def window_first_day(window_start: int, offset: int = 0) -> str:
+    """The first day of a window that starts at ``window_start``: an end instant (when experiences last ran),
+    so one exactly at a midnight belongs to the day before."""
+    return local_date(window_start - 1 - (window_start - 1 + offset) % DAY, offset)
+
+
 def reread_experiences(experiences: Iterable[Mapping[str, Any]], last_ran_until: int) -> set:
-    """Experiences a sync must read: running, or stopped at or after the saved ran_until minus the lookback."""
-    threshold = last_ran_until - LOOKBACK_DAYS * DAY
-    return {e["id"] for e in experiences if not e["end_time"] or e["end_time"] >= threshold}
+    """Experiences a sync must read: running, or stopped after the window's first day began (the saved ran_until
+    minus the lookback is the window start, in UTC here)."""
+    threshold = utc_midnight(window_first_day(last_ran_until - LOOKBACK_DAYS * DAY))
+    return {e["id"] for e in experiences if not e["end_time"] or e["end_time"] > threshold}
 
 
 def incremental_round(sim: ConvertSimulator, advance_days: int, **config: Any) -> Tuple[ConnectorRun, ConnectorRun, int, int]:
@@ -329,7 +336,7 @@ def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_s
     assert saved_day == local_date(before - before % DAY, 0), "the newest day Convert returned (display only)"
     window_start = project_cursor(stream_state(first, "daily_reports"), "ran_until", parent="started_experiences") \
         - LOOKBACK_DAYS * DAY
-    first_day = local_date(window_start - window_start % DAY, 0)
+    first_day = window_first_day(window_start)
     assert all(r.body["end_time"] is None for r in daily)
     assert {r.body["start_time"] for r in daily} == {utc_midnight(first_day) - DAY}
     got = daily_by_key(second)

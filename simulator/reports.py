@@ -158,3 +158,24 @@ def daily_total(metric: str, totals: Totals) -> float:
     if metric == "avg_products_ordered_per_visitor":
         return totals.products
     return daily_value(metric, totals)
+
+
+def is_mab(seed: int, exp_id: int) -> bool:
+    """Whether an experience allocates its traffic automatically (multi-armed bandit): about one in three."""
+    return _hash(seed, exp_id, 11) % 3 == 0
+
+
+def traffic_allocation(seed: int, exp_id: int, variations: List[Dict[str, Any]], day: int, utc_offset: int = 0) -> Dict[int, float]:
+    """Each variation's share of the traffic (percent, 2 decimals, adding up to 100) on the local day starting at
+    UTC second ``day``: for a MAB experience a share that moves from day to day, for the others its
+    ``traffic_distribution``."""
+    if not is_mab(seed, exp_id):
+        return {v["id"]: v["traffic_distribution"] for v in variations}
+    local = day + utc_offset  # the local calendar date, as for the report cells
+    weights = {v["id"]: 0.2 + _unit(seed, exp_id, v["id"], local, 12) for v in variations}
+    total = sum(weights.values())
+    shares = {vid: round(100.0 * weight / total, 2) for vid, weight in weights.items()}
+    if shares:
+        last = variations[-1]["id"]
+        shares[last] = round(100.0 - sum(share for vid, share in shares.items() if vid != last), 2)
+    return shares

@@ -82,6 +82,7 @@ class Api:
             ("GET", re.compile(_PRJ + rf"/(?P<c>{_SINGLE})/(?P<id>\d+)"), self.get_object),
             ("POST", re.compile(_EXP + r"/aggregated_report"), self.aggregated_report),
             ("POST", re.compile(_EXP + r"/daily_report"), self.daily_report),
+            ("POST", re.compile(_EXP + r"/daily_traffic_allocation"), self.daily_traffic_allocation),
             ("GET", re.compile(_EXP + r"/report_settings"), self.report_settings),
             ("POST", re.compile(_EXP + r"/change-history"), self.experience_history),
             ("GET", re.compile(_EXP + r"/sections"), self.sections),
@@ -347,6 +348,23 @@ class Api:
         extra = [{"type": "total_visitors", "stats": [{"timestamp": day, "value": visitors_by_day[day]} for day in days]}]
         return 200, {"data": {"variations_data": self._variations_data(exp),
                               "reportData": {"variations": rows, "extra": extra}}}
+
+    def daily_traffic_allocation(self, req: ApiRequest, p: int, e: str) -> Response:
+        """The documented daily traffic allocation: ``{variations_data, reportData: {variations: [{id, stats}]}}``,
+        one ``stats`` point ``{timestamp, value}`` per run day in the window (the body is a time range only),
+        ``value`` the variation's share of the traffic that day in percent (``reports.traffic_allocation``:
+        moving for MAB experiences, the set distribution for the others)."""
+        exp = self._experience(p, e)
+        body = self._body(req)
+        unknown = sorted(set(body) - {"utc_offset", "start_time", "end_time"})
+        if unknown:
+            raise P.invalid(unknown[0], "is not a field of a time range")
+        offset, _, days = self._report_days(exp, body)
+        variations = exp.get("variations") or []
+        shares = {day: reports.traffic_allocation(self.model.seed, exp["id"], variations, day, offset) for day in days}
+        rows = [{"id": v["id"], "stats": [{"timestamp": day, "value": shares[day][v["id"]]} for day in days]}
+                for v in variations]
+        return 200, {"data": {"variations_data": self._variations_data(exp), "reportData": {"variations": rows}}}
 
     def _daily_total_of(self, metric: str, shown: reports.Totals, own: float, running: float, day: int,
                         cell: reports.Cell) -> float:

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
 
 import requests
 
@@ -337,6 +337,38 @@ def _experience_id(response: requests.Response) -> str:
     return experience_of_call(request_path(response.request)) or "?"
 
 
+@dataclass
+class TrafficAllocationExtractor(_ReportExtractor):
+    """One row per variation and day of a daily traffic allocation: ``traffic_allocation`` is the day's
+    ``value`` (the variation's share of the traffic, in percent); ``day`` is the date in the report time
+    zone (``utc_offset``, as for daily reports). Two points for one variation and day fail the sync."""
+
+    config: Config = None  # type: ignore[assignment]
+    utc_offset: Union[str, int] = 0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._utc_offset = _interpolated_int(self.utc_offset, self.config or {}, parameters or {})
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        reader = _ReportReader(self._stream, response)
+        for report in self._reports(response, reader):
+            for where, entry in list(reader.goal_entries(report)):
+                for place, variation in reader.objects(entry, "variations", where):
+                    variation_id = reader.identifier(variation, "id", place)
+                    seen = set()
+                    for stat_place, stat in reader.objects(variation, "stats", place):
+                        timestamp = stat.get("timestamp")
+                        day = report_day(timestamp, self._utc_offset)
+                        if day is None:
+                            reader.fail(f"has {_kind(timestamp)} as {stat_place}.timestamp, expected a positive UNIX time")
+                        if day in seen:
+                            reader.fail(f"has a second point for {day} in {place}.stats")
+                        seen.add(day)
+                        yield {"variation_id": variation_id, "day": day, "timestamp": timestamp,
+                               "traffic_allocation": _number(reader, stat, "value", stat_place)}
+
+
 def _number(reader: _ReportReader, container: Mapping[str, Any], key: str, where: str) -> Optional[Union[int, float]]:
     """``container[key]`` when it is a number, ``None`` when missing or null; anything else fails."""
     value = container.get(key)
@@ -503,7 +535,46 @@ def stopped_before(experience: Mapping[str, Any], threshold: int) -> bool:
 
 
 @dataclass
-class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
+class DayWindowPartitionRouter(RecentExperiencesPartitionRouter):
+    """Day-by-day reports: one partition per experience that is read, with the request's ``start_time`` as
+    ``report_start``: the midnight that starts the project's first day to deliver, the day of its window
+    start in the report time zone (``utc_offset`` seconds), on a first sync ``start_date``'s day; never
+    before ``start_date``. The reference leaves open whether ``start_time`` is a UTC instant or local time
+    written as UTC: the earlier of the two readings is sent, exact under both. The window ends nowhere
+    (``end_time`` null, added here)."""
+
+    baseline_days: ClassVar[int] = 0  # days requested before the first day delivered
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._first_day = dt.date.fromisoformat(str(self.config.get("start_date") or "1970-01-01")[:10])
+
+    def request_start_time(self, window_start: Optional[int]) -> int:
+        """``start_time`` for a window that starts at UNIX time ``window_start`` (``None``: at ``start_date``)."""
+        first = self._first_day
+        if window_start is not None:
+            first = max(first, self.window_first_day(window_start))
+        return self.day_start(first - dt.timedelta(days=self.baseline_days))
+
+    def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
+        yield StreamSlice(
+            partition={PROJECT_ID: project, "experience_id": experience.get("id"),
+                       "report_start": self.request_start_time(window_start)},
+            cursor_slice={},
+        )
+
+    def get_request_body_json(
+        self,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
+        """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
+        return {"end_time": None}
+
+
+@dataclass
+class ExperienceGoalMetricPartitionRouter(DayWindowPartitionRouter):
     """Daily reports: one partition per (experience, goal, metric) of the experiences that are read.
 
     The parent must expand the goals (``expand: ["goals"]``) so that each has its ``type``. ``metrics``
@@ -511,15 +582,12 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     type ``revenue``. A goal that comes as a bare id has an unknown type: only ``conversion_rate`` is
     requested for it, and one warning says so.
 
-    Each partition has the request's ``start_time`` as ``report_start``: the midnight that starts the day before the
-    project's first day to deliver (that day is the baseline for running totals, never delivered). The
-    first day is the day of the project's window start in the report time zone (``utc_offset``
-    seconds), on a first sync ``start_date``'s day; never before ``start_date``. The reference leaves
-    open whether ``start_time`` is a UTC instant or local time written as UTC: the earlier of the two
-    readings is sent, exact under both. The window ends nowhere (``end_time`` null, added here).
+    Each partition has the request's ``start_time`` as ``report_start`` (``DayWindowPartitionRouter``), one day
+    before the project's first day to deliver: that day is the baseline for running totals, never delivered.
     """
 
     metrics: Union[str, List[str]] = ""
+    baseline_days: ClassVar[int] = 1
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
@@ -527,15 +595,7 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
         if isinstance(metrics, str):
             metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DEFAULT_DAILY_METRICS)
         self._metrics = [metric for metric in DAILY_METRICS if metric in metrics]
-        self._first_day = dt.date.fromisoformat(str(self.config.get("start_date") or "1970-01-01")[:10])
         self._warned = Once()
-
-    def request_start_time(self, window_start: Optional[int]) -> int:
-        """``start_time`` for a window that starts at UNIX time ``window_start`` (``None``: at ``start_date``)."""
-        first = self._first_day
-        if window_start is not None:
-            first = max(first, self.window_first_day(window_start))
-        return self.day_start(first - dt.timedelta(days=1))
 
     def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
         experience_id = experience.get("id")
@@ -569,12 +629,3 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     def _warn_once(self, topic: str, message: str, *args: Any) -> None:
         if self._warned.first(topic):
             LOGGER.warning(message, *args)
-
-    def get_request_body_json(
-        self,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> Mapping[str, Any]:
-        """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
-        return {"end_time": None}

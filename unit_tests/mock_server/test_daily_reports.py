@@ -144,3 +144,55 @@ def test_the_baseline_day_the_request_starts_at_is_never_a_row(http_mocker: Http
         ("2025-12-14", 4, 100),
     ]
     assert output.errors == []
+
+
+def test_a_ran_until_exactly_at_midnight_counts_as_the_day_before(http_mocker: HttpMocker) -> None:
+    # Given: the project's saved ran_until is 2025-12-18T00:00:00Z exactly, lookback 0: it ends 2025-12-17, so
+    # that is the first day to deliver and the request starts at the baseline day 2025-12-16. An experience
+    # that ran until exactly 2025-12-17T00:00Z had nothing on that day and costs no request.
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=midnight("2025-12-18"), goals=[CLICK_GOAL]),
+             an_experience(6, status="completed", start_time=T - 20 * DAY, end_time=midnight("2025-12-17"),
+                           ran_until=midnight("2025-12-17"), goals=[CLICK_GOAL])]
+        ).build(),
+    )
+    http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-12-16")).build(), a_daily_report_of(12))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-18"},
+             "parent_state": report_cursors({PROJECT_ID: midnight("2025-12-18")})}
+    config = ConfigBuilder().with_field("report_lookback_days", 0).build()
+
+    # When
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then
+    assert output.errors == []
+    assert {m.record.data["experience_id"] for m in output.records} == {5}
+
+
+def test_a_changed_report_time_zone_reads_every_day_again_with_one_warning(http_mocker: HttpMocker) -> None:
+    # Given: the cursor was counted at UTC+05:30; the config is now UTC: the saved days have other boundaries
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=T, goals=[CLICK_GOAL])]
+        ).build(),
+    )
+    http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-11-30")).build(), a_daily_report_of(12))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-17"},
+             "parent_state": report_cursors({PROJECT_ID: T}, utc_offset=19800)}
+    config = ConfigBuilder().with_start_date("2025-12-01").build()
+
+    # When: from the day before the start date, as on a first sync
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then
+    assert output.errors == [] and len(output.records) == 2
+    warnings = [m.log.message for m in output.logs if "report time zone changed" in m.log.message]
+    assert warnings == [
+        "Stream 'daily_reports': the report time zone changed since the last sync (utc_offset 19800 seconds, now 0), so "
+        f"the days saved for project(s) {PROJECT_ID} have other boundaries: every report day of those projects is read "
+        "again, in the new zone."
+    ]
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({PROJECT_ID: T}, utc_offset=0)
