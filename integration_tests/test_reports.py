@@ -457,3 +457,47 @@ def test_a_report_of_another_shape_stops_the_sync_with_one_clear_error(fresh_sim
     assert "Traceback" not in message and "Traceback" not in run.stderr
     assert all("AirbyteTracedException(" in e["message"] for e in run.errors if e is not failures[0]), "not a crash"
     assert sim.key_secret not in run.stdout + run.stderr
+
+
+# ----------------------------------------------------------------------------- window edges
+def test_a_changed_report_time_zone_re_reads_every_report_stream_in_full_with_one_warning_each(fresh_sim):
+    sim = fresh_sim
+    streams = REPORTS + ["daily_traffic_allocation"]
+    first = read(sim, streams, report_lookback_days=LOOKBACK_DAYS)
+    for stream in streams:
+        assert project_cursors(stream_state(first, stream), "utc_offset", parent="started_experiences") == {WEB_PROJECT_ID: 0}
+    second = read(sim, streams, state=first.final_state(), report_lookback_days=LOOKBACK_DAYS, report_utc_offset_hours=5.5)
+
+    # Every started experience again, every day in the new zone, as on a first sync
+    experiences = started(sim.dataset)
+    assert Counter(experience_of(r) for r in report_requests(second, "aggregated_report")) == Counter(e["id"] for e in experiences)
+    assert set(daily_by_key(second)) == set(expected_daily(sim, seconds(5.5), experiences))
+    allocation = {(r["experience_id"], r["variation_id"], r["day"]) for r in second.records_of("daily_traffic_allocation")}
+    assert allocation == {(e["id"], v["id"], local_date(day, seconds(5.5))) for e in experiences
+                          for day in sim.dataset.run_days(e, seconds(5.5)) for v in e["variations"]}
+    warnings = [m["log"]["message"] for m in second.of_type("LOG")
+                if m["log"]["level"] == "WARN" and "report time zone changed" in m["log"]["message"]]
+    assert sorted(warning.split("'")[1] for warning in warnings) == sorted(streams), warnings
+    for stream in streams:
+        assert project_cursors(stream_state(second, stream), "utc_offset", parent="started_experiences") == {
+            WEB_PROJECT_ID: seconds(5.5)}
+
+    # The zone is recorded: a third sync in it reads only the window again, without a warning
+    third = read(sim, streams, state=second.final_state(), report_lookback_days=LOOKBACK_DAYS, report_utc_offset_hours=5.5)
+    assert not [m for m in third.of_type("LOG") if "report time zone changed" in m["log"]["message"]]
+    assert len(report_requests(third, "aggregated_report")) < len(experiences)
+
+
+def test_a_ran_until_at_midnight_opens_the_window_on_the_day_before(fresh_sim):
+    """The simulator's default data clock is a midnight (2026-11-01T00:00Z), so the first sync saves a
+    ran_until exactly at a day boundary: it ended 2026-10-31, and with the lookback 0 that day is read again."""
+    sim = fresh_sim
+    first = read(sim, ["daily_reports"], report_lookback_days=0, daily_report_metrics=["conversion_rate"])
+    saved = project_cursor(stream_state(first, "daily_reports"), "ran_until", parent="started_experiences")
+    assert saved % DAY == 0, "the data clock is a midnight"
+    second = read(sim, ["daily_reports"], state=first.final_state(), report_lookback_days=0,
+                  daily_report_metrics=["conversion_rate"])
+    day_before = local_date(saved - DAY, 0)
+    assert {r.body["start_time"] for r in report_requests(second, "daily_report")} == {saved - 2 * DAY}  # its baseline day
+    ran_that_day = {e["id"] for e in started(sim.dataset) if saved - DAY in sim.dataset.run_days(e)}
+    assert ran_that_day and {key[0] for key in daily_by_key(second) if key[3] == day_before} == ran_that_day
