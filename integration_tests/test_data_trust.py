@@ -280,14 +280,15 @@ def test_an_incremental_sync_under_running_totals_gives_the_day_s_own_numbers_fo
         second = read(server, ["daily_reports"], state=first.final_state())
 
         window_start = saved - LOOKBACK_DAYS * DAY
-        first_day = iso(midnight_of(window_start))
-        baseline = iso(midnight_of(window_start) - DAY)
-        read_again = [e for e in started(server) if not e["end_time"] or ran_until(server, e) >= midnight_of(window_start)]
+        first_day_start = midnight_of(window_start - 1)  # an end instant: at a midnight (as here) it ends the day before
+        first_day = iso(first_day_start)
+        baseline = iso(first_day_start - DAY)
+        read_again = [e for e in started(server) if not e["end_time"] or ran_until(server, e) > first_day_start]
         got = daily_by_key(second)
         assert_rows_are(got, own_daily_rows(server, read_again, first_day))
         # every request started at the baseline day, which is never delivered
         requests = report_requests(second, "daily_report")
-        assert requests and {r.body["start_time"] for r in requests} == {midnight_of(window_start) - DAY}
+        assert requests and {r.body["start_time"] for r in requests} == {first_day_start - DAY}
         assert baseline not in {key[3] for key in got}
         assert iso(server.dataset.today) in {key[3] for key in got}, "the day the data clock moved on"
         # on the first re-read day the baseline gives the running totals to subtract: not zero for a running experience
