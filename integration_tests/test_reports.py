@@ -501,3 +501,30 @@ def test_a_ran_until_at_midnight_opens_the_window_on_the_day_before(fresh_sim):
     assert {r.body["start_time"] for r in report_requests(second, "daily_report")} == {saved - 2 * DAY}  # its baseline day
     ran_that_day = {e["id"] for e in started(sim.dataset) if saved - DAY in sim.dataset.run_days(e)}
     assert ran_that_day and {key[0] for key in daily_by_key(second) if key[3] == day_before} == ran_that_day
+
+
+# ----------------------------------------------------------------------------- the averages per order
+AVERAGES = ("average_order_value", "average_products_per_order")
+
+
+@pytest.mark.parametrize("reading", ["day", "running"])
+def test_the_averages_per_order_when_configured_are_each_day_s_own_under_either_reading(reading):
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=12), daily_totals=reading) as server:
+        run = read(server, ["daily_reports"], daily_report_metrics=list(AVERAGES))
+        experiences = started(server.dataset)
+        expected: Dict[tuple, Dict[str, Any]] = {}
+        for exp in experiences:
+            for goal_id in exp["goals"]:
+                if is_revenue(server.dataset, goal_id):
+                    for variation in exp["variations"]:
+                        for day in server.dataset.run_days(exp, 0):
+                            numbers = model.Totals(*cell(server, exp, variation, goal_id, day, 0))
+                            for metric in AVERAGES:
+                                expected[(exp["id"], goal_id, variation["id"], local_date(day, 0), metric)] = {
+                                    "timestamp": day, "value": model.daily_value(metric, numbers), "visitors": numbers.visitors,
+                                    "totals": model.daily_value(metric, numbers)}
+    got = daily_by_key(run)
+    assert expected and set(got) == set(expected)
+    assert all(got[key]["totals"] == pytest.approx(numbers["totals"], abs=1e-6) and got[key]["value"] == numbers["value"]
+               for key, numbers in expected.items())
+    assert any(row["totals"] > 0 for row in got.values())
