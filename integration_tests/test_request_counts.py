@@ -47,7 +47,7 @@ LIST_STREAMS = {  # stream -> collection in the dataset and in the URL
     "change_history": "change-history",
 }
 CHANGE_DRIVEN = {"experiences", "experience_details", "goals", "audiences", "locations"}
-REPORT_PATH = re.compile(r"/experiences/(\d+)/(aggregated_report|daily_report)$")
+REPORT_PATH = re.compile(r"/experiences/(\d+)/(?P<kind>aggregated_report|daily_report|daily_traffic_allocation)$")
 
 
 # ----------------------------------------------------------------------------- helpers
