@@ -260,27 +260,24 @@ class Client:
                         continue
                     body = {"goal": goal["id"], "metric": metric, "report_type": "non_cumulative",
                             "utc_offset": self.utc_offset, **window}
-                    yield from self.daily_rows(experience["id"], metric, self.call("POST", path, body)["data"])
+                    yield from self.daily_rows(experience["id"], goal["id"], metric, self.call("POST", path, body)["data"])
 
-    def daily_rows(self, experience_id: int, metric: str, report: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    def daily_rows(self, experience_id: int, goal_id: int, metric: str, report: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
         entries = report.get("reportData") or []
         for entry in [entries] if isinstance(entries, dict) else entries:
             for variation in entry.get("variations") or []:
                 for stat in variation.get("stats") or []:
                     stamp = stat.get("timestamp")
-                    totals = stat.get("totals") or {}
                     if self.day(stamp) <= self.baseline:
                         continue
                     yield {
-                        "goal_id": entry.get("goal_id", entry.get("goal")),
+                        "goal_id": goal_id,
                         "variation_id": variation.get("id"),
                         "day": self.day(stamp),
                         "timestamp": stamp,
                         "value": stat.get("value"),
                         "visitors": stat.get("visitors"),
-                        "conversions": totals.get("conversions"),
-                        "revenue": totals.get("revenue"),
-                        "products": totals.get("products"),
+                        "totals": stat.get("totals"),  # one number per metric: the day's own (simulator default)
                         "project_id": self.project_number,
                         "experience_id": experience_id,
                         "metric": metric,

@@ -204,7 +204,7 @@ def project_cursor(state: Mapping[str, Any], field: str, project: int = WEB_PROJ
 
 
 # Report requests and rows, as the report tests read them.
-REPORT_PATH = re.compile(r"/projects/(?P<project>\d+)/experiences/(?P<experience>\d+)/(?P<kind>aggregated_report|daily_report)$")
+REPORT_PATH = re.compile(r"/projects/(?P<project>\d+)/experiences/(?P<experience>\d+)/(?P<kind>aggregated_report|daily_report|daily_traffic_allocation)$")
 DAILY_KEY = ("experience_id", "goal_id", "variation_id", "day", "metric")
 
 

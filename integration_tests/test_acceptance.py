@@ -121,7 +121,7 @@ def comparable(value: Any) -> Any:
 # What a second incremental sync of an unchanged project reads again (docs/convert.md). By default only
 # what sits at the saved cursor (at-least-once), so fewer records than the first sync, none before it.
 READ_WHOLE_ON_EVERY_SYNC = {"audiences", "locations"}  # usage stats change without events of their own
-READ_BEFORE_THE_CURSOR = {"daily_reports"}  # the last report_lookback_days days are read again
+READ_BEFORE_THE_CURSOR = {"daily_reports", "daily_traffic_allocation"}  # the last report_lookback_days days are read again
 
 
 def test_second_incremental_sync_continues_from_the_first_ones_state(reference: ConvertSimulator,

@@ -138,11 +138,9 @@ def own_daily_rows(sim: ConvertSimulator, exps: Iterable[Mapping[str, Any]], fir
                                               day, offset)
                     for metric in metrics_of(sim, goal_id):
                         rows[(exp["id"], goal_id, variation["id"], date, metric)] = {
-                            "value": model.metric_value(metric, model.Totals(*cell)),
+                            "value": model.daily_value(metric, model.Totals(*cell)),
                             "visitors": cell.visitors,
-                            "conversions": cell.conversions,
-                            "revenue": cell.revenue,
-                            "products": cell.products,
+                            "totals": model.daily_total(metric, model.Totals(*cell)),
                         }
     return rows
 
@@ -282,18 +280,19 @@ def test_an_incremental_sync_under_running_totals_gives_the_day_s_own_numbers_fo
         second = read(server, ["daily_reports"], state=first.final_state())
 
         window_start = saved - LOOKBACK_DAYS * DAY
-        first_day = iso(midnight_of(window_start))
-        baseline = iso(midnight_of(window_start) - DAY)
-        read_again = [e for e in started(server) if not e["end_time"] or ran_until(server, e) >= midnight_of(window_start)]
+        first_day_start = midnight_of(window_start - 1)  # an end instant: at a midnight (as here) it ends the day before
+        first_day = iso(first_day_start)
+        baseline = iso(first_day_start - DAY)
+        read_again = [e for e in started(server) if not e["end_time"] or ran_until(server, e) > first_day_start]
         got = daily_by_key(second)
         assert_rows_are(got, own_daily_rows(server, read_again, first_day))
         # every request started at the baseline day, which is never delivered
         requests = report_requests(second, "daily_report")
-        assert requests and {r.body["start_time"] for r in requests} == {midnight_of(window_start) - DAY}
+        assert requests and {r.body["start_time"] for r in requests} == {first_day_start - DAY}
         assert baseline not in {key[3] for key in got}
         assert iso(server.dataset.today) in {key[3] for key in got}, "the day the data clock moved on"
         # on the first re-read day the baseline gives the running totals to subtract: not zero for a running experience
-        assert any(key[3] == first_day and row["conversions"] > 0 for key, row in got.items())
+        assert any(key[3] == first_day and key[4] == "conversion_rate" and row["totals"] > 0 for key, row in got.items())
         told = [line for line in logs(second, "INFO") if TOTALS_LOG in line]
         assert len(told) == 1 and READING_WORDS["running"] in told[0], told
 

@@ -103,11 +103,9 @@ def expected_daily(sim: ConvertSimulator, offset: int, experiences: Iterable[Map
                     for metric in metrics_of(sim.dataset, goal_id):
                         rows[(exp["id"], goal_id, variation["id"], date, metric)] = {
                             "timestamp": day,
-                            "value": model.metric_value(metric, model.Totals(*numbers)),
+                            "value": model.daily_value(metric, model.Totals(*numbers)),
                             "visitors": numbers.visitors,
-                            "conversions": numbers.conversions,
-                            "revenue": numbers.revenue,
-                            "products": numbers.products,
+                            "totals": model.daily_total(metric, model.Totals(*numbers)),
                         }
     return rows
 
@@ -193,20 +191,29 @@ def test_aggregated_rows_are_convert_numbers_with_names_and_baseline(sim, first_
 
 
 @pytest.mark.parametrize("hours", [0, 5.5])
-def test_daily_sums_equal_the_aggregated_totals_of_the_same_window(first_reads, hours):
-    run = first_reads(hours)
-    sums: Dict[tuple, List[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
-    for row in run.records_of("daily_reports"):
+def test_daily_sums_equal_the_aggregated_totals_of_the_same_window(sim, first_reads, hours):
+    """The daily rows of each metric add up to what the aggregated report serves for the whole run."""
+    offset = seconds(hours)
+    sums: Dict[tuple, Dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in first_reads(hours).records_of("daily_reports"):
+        total = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
+        total[row["metric"]] += row["totals"]
         if row["metric"] == "conversion_rate":
-            total = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
-            for index, name in enumerate(("visitors", "conversions", "revenue", "products")):
-                total[index] += row[name]
-    aggregated = run.records_of("aggregated_reports")
-    assert len(aggregated) == len(sums)
-    for row in aggregated:
-        visitors, conversions, revenue, products = sums[(row["experience_id"], row["goal_id"], row["variation_id"])]
-        assert (visitors, conversions, products) == (row["visitors"], row["conversions"], row["total_products"])
-        assert revenue == pytest.approx(row["total_revenue"], abs=0.005)
+            total["visitors"] += row["visitors"]
+    expected_keys = set()
+    for exp in started(sim.dataset):
+        days = sim.dataset.run_days(exp, offset)
+        for goal_id in exp["goals"]:
+            revenue = is_revenue(sim.dataset, goal_id)
+            for variation in exp["variations"]:
+                key = (exp["id"], goal_id, variation["id"])
+                expected_keys.add(key)
+                aggregated, got = sim.api.model.totals(exp["id"], variation, goal_id, revenue, days, offset), sums[key]
+                assert (got["visitors"], got["conversion_rate"]) == (aggregated.visitors, aggregated.conversions)
+                if revenue:
+                    assert got["avg_revenue_per_visitor"] == pytest.approx(aggregated.revenue, abs=0.005)
+                    assert got["avg_products_ordered_per_visitor"] == aggregated.products
+    assert set(sums) == expected_keys
 
 
 def test_revenue_metrics_are_the_daily_totals_per_visitor(first_reads):
@@ -215,8 +222,8 @@ def test_revenue_metrics_are_the_daily_totals_per_visitor(first_reads):
     assert revenue_rows and any(row["value"] > 0 for _, row in revenue_rows)
     for key, row in revenue_rows:
         products = rows[key[:4] + ("avg_products_ordered_per_visitor",)]
-        assert row["value"] == pytest.approx(row["revenue"] / row["visitors"], abs=1e-6)
-        assert products["value"] == pytest.approx(products["products"] / products["visitors"], abs=1e-6)
+        assert row["value"] == pytest.approx(row["totals"] / row["visitors"], abs=1e-6)
+        assert products["value"] == pytest.approx(products["totals"] / products["visitors"], abs=1e-6)
 
 
 def test_the_utc_offset_moves_day_boundaries(sim, first_reads):
@@ -269,10 +276,17 @@ def saved_cursors(state: Mapping[str, Any]) -> Tuple[Any, Dict[int, Any]]:
     return state.get("state"), project_cursors(state, "ran_until", parent="started_experiences")
 
 
+def window_first_day(window_start: int, offset: int = 0) -> str:
+    """The first day of a window that starts at ``window_start``: an end instant (when experiences last ran),
+    so one exactly at a midnight belongs to the day before."""
+    return local_date(window_start - 1 - (window_start - 1 + offset) % DAY, offset)
+
+
 def reread_experiences(experiences: Iterable[Mapping[str, Any]], last_ran_until: int) -> set:
-    """Experiences a sync must read: running, or stopped at or after the saved ran_until minus the lookback."""
-    threshold = last_ran_until - LOOKBACK_DAYS * DAY
-    return {e["id"] for e in experiences if not e["end_time"] or e["end_time"] >= threshold}
+    """Experiences a sync must read: running, or stopped after the window's first day began (the saved ran_until
+    minus the lookback is the window start, in UTC here)."""
+    threshold = utc_midnight(window_first_day(last_ran_until - LOOKBACK_DAYS * DAY))
+    return {e["id"] for e in experiences if not e["end_time"] or e["end_time"] > threshold}
 
 
 def incremental_round(sim: ConvertSimulator, advance_days: int, **config: Any) -> Tuple[ConnectorRun, ConnectorRun, int, int]:
@@ -322,7 +336,7 @@ def test_second_sync_reads_what_ran_since_the_last_sync_and_the_new_days(fresh_s
     assert saved_day == local_date(before - before % DAY, 0), "the newest day Convert returned (display only)"
     window_start = project_cursor(stream_state(first, "daily_reports"), "ran_until", parent="started_experiences") \
         - LOOKBACK_DAYS * DAY
-    first_day = local_date(window_start - window_start % DAY, 0)
+    first_day = window_first_day(window_start)
     assert all(r.body["end_time"] is None for r in daily)
     assert {r.body["start_time"] for r in daily} == {utc_midnight(first_day) - DAY}
     got = daily_by_key(second)
@@ -443,3 +457,74 @@ def test_a_report_of_another_shape_stops_the_sync_with_one_clear_error(fresh_sim
     assert "Traceback" not in message and "Traceback" not in run.stderr
     assert all("AirbyteTracedException(" in e["message"] for e in run.errors if e is not failures[0]), "not a crash"
     assert sim.key_secret not in run.stdout + run.stderr
+
+
+# ----------------------------------------------------------------------------- window edges
+def test_a_changed_report_time_zone_re_reads_every_report_stream_in_full_with_one_warning_each(fresh_sim):
+    sim = fresh_sim
+    streams = REPORTS + ["daily_traffic_allocation"]
+    first = read(sim, streams, report_lookback_days=LOOKBACK_DAYS)
+    for stream in streams:
+        assert project_cursors(stream_state(first, stream), "utc_offset", parent="started_experiences") == {WEB_PROJECT_ID: 0}
+    second = read(sim, streams, state=first.final_state(), report_lookback_days=LOOKBACK_DAYS, report_utc_offset_hours=5.5)
+
+    # Every started experience again, every day in the new zone, as on a first sync
+    experiences = started(sim.dataset)
+    assert Counter(experience_of(r) for r in report_requests(second, "aggregated_report")) == Counter(e["id"] for e in experiences)
+    assert set(daily_by_key(second)) == set(expected_daily(sim, seconds(5.5), experiences))
+    allocation = {(r["experience_id"], r["variation_id"], r["day"]) for r in second.records_of("daily_traffic_allocation")}
+    assert allocation == {(e["id"], v["id"], local_date(day, seconds(5.5))) for e in experiences
+                          for day in sim.dataset.run_days(e, seconds(5.5)) for v in e["variations"]}
+    warnings = [m["log"]["message"] for m in second.of_type("LOG")
+                if m["log"]["level"] == "WARN" and "report time zone changed" in m["log"]["message"]]
+    assert sorted(warning.split("'")[1] for warning in warnings) == sorted(streams), warnings
+    for stream in streams:
+        assert project_cursors(stream_state(second, stream), "utc_offset", parent="started_experiences") == {
+            WEB_PROJECT_ID: seconds(5.5)}
+
+    # The zone is recorded: a third sync in it reads only the window again, without a warning
+    third = read(sim, streams, state=second.final_state(), report_lookback_days=LOOKBACK_DAYS, report_utc_offset_hours=5.5)
+    assert not [m for m in third.of_type("LOG") if "report time zone changed" in m["log"]["message"]]
+    assert len(report_requests(third, "aggregated_report")) < len(experiences)
+
+
+def test_a_ran_until_at_midnight_opens_the_window_on_the_day_before(fresh_sim):
+    """The simulator's default data clock is a midnight (2026-11-01T00:00Z), so the first sync saves a
+    ran_until exactly at a day boundary: it ended 2026-10-31, and with the lookback 0 that day is read again."""
+    sim = fresh_sim
+    first = read(sim, ["daily_reports"], report_lookback_days=0, daily_report_metrics=["conversion_rate"])
+    saved = project_cursor(stream_state(first, "daily_reports"), "ran_until", parent="started_experiences")
+    assert saved % DAY == 0, "the data clock is a midnight"
+    second = read(sim, ["daily_reports"], state=first.final_state(), report_lookback_days=0,
+                  daily_report_metrics=["conversion_rate"])
+    day_before = local_date(saved - DAY, 0)
+    assert {r.body["start_time"] for r in report_requests(second, "daily_report")} == {saved - 2 * DAY}  # its baseline day
+    ran_that_day = {e["id"] for e in started(sim.dataset) if saved - DAY in sim.dataset.run_days(e)}
+    assert ran_that_day and {key[0] for key in daily_by_key(second) if key[3] == day_before} == ran_that_day
+
+
+# ----------------------------------------------------------------------------- the averages per order
+AVERAGES = ("average_order_value", "average_products_per_order")
+
+
+@pytest.mark.parametrize("reading", ["day", "running"])
+def test_the_averages_per_order_when_configured_are_each_day_s_own_under_either_reading(reading):
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=12), daily_totals=reading) as server:
+        run = read(server, ["daily_reports"], daily_report_metrics=list(AVERAGES))
+        experiences = started(server.dataset)
+        expected: Dict[tuple, Dict[str, Any]] = {}
+        for exp in experiences:
+            for goal_id in exp["goals"]:
+                if is_revenue(server.dataset, goal_id):
+                    for variation in exp["variations"]:
+                        for day in server.dataset.run_days(exp, 0):
+                            numbers = model.Totals(*cell(server, exp, variation, goal_id, day, 0))
+                            for metric in AVERAGES:
+                                expected[(exp["id"], goal_id, variation["id"], local_date(day, 0), metric)] = {
+                                    "timestamp": day, "value": model.daily_value(metric, numbers), "visitors": numbers.visitors,
+                                    "totals": model.daily_value(metric, numbers)}
+    got = daily_by_key(run)
+    assert expected and set(got) == set(expected)
+    assert all(got[key]["totals"] == pytest.approx(numbers["totals"], abs=1e-6) and got[key]["value"] == numbers["value"]
+               for key, numbers in expected.items())
+    assert any(row["totals"] > 0 for row in got.values())

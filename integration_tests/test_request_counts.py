@@ -47,7 +47,7 @@ LIST_STREAMS = {  # stream -> collection in the dataset and in the URL
     "change_history": "change-history",
 }
 CHANGE_DRIVEN = {"experiences", "experience_details", "goals", "audiences", "locations"}
-REPORT_PATH = re.compile(r"/experiences/(\d+)/(aggregated_report|daily_report)$")
+REPORT_PATH = re.compile(r"/experiences/(\d+)/(?P<kind>aggregated_report|daily_report|daily_traffic_allocation)$")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -246,6 +246,19 @@ def test_daily_reports_one_request_per_started_experience_goal_and_metric(sim):
     assert requested == expected_pairs
 
 
+def test_daily_traffic_allocation_one_request_per_started_experience(sim):
+    ran = started(sim)
+    count = len(collection(sim, "experiences"))
+    _, requests = read_one(sim, "daily_traffic_allocation", max_concurrent_requests=2)
+    parent, reports = split_report_requests(requests)
+    assert_pages(parent, "/experiences", pages_with_count(count))
+    assert len(requests) == pages_with_count(count) + len(ran)
+    requested = Counter(int(REPORT_PATH.search(r.path).group(1)) for r in reports)
+    assert requested == Counter(e["id"] for e in ran)
+    assert {REPORT_PATH.search(r.path).group("kind") for r in reports} == {"daily_traffic_allocation"}
+    assert all(set(r.body) == {"utc_offset", "start_time", "end_time"} for r in reports), "a time range only"
+
+
 def test_both_report_streams_of_one_sync_read_the_started_experiences_once(sim):
     ran = started(sim)
     count = len(collection(sim, "experiences"))
@@ -260,7 +273,7 @@ def test_both_report_streams_of_one_sync_read_the_started_experiences_once(sim):
         {(e, "daily_report", goal, metric): n for (e, goal, metric), n in daily.items()})
 
 
-@pytest.mark.parametrize("stream", ["aggregated_reports", "daily_reports"])
+@pytest.mark.parametrize("stream", ["aggregated_reports", "daily_reports", "daily_traffic_allocation"])
 def test_reports_make_no_request_for_experiences_that_never_ran(sim_drafts, stream):
     drafts = collection(sim_drafts, "experiences")
     assert drafts and not started(sim_drafts)

@@ -26,6 +26,7 @@ from simulator.signing import (
     verify_request,
 )
 from simulator import render
+from simulator import reports
 
 ACC = "/accounts/100001"
 PRJ = ACC + "/projects/200002"
@@ -436,7 +437,7 @@ def test_daily_report_day_counts(fresh):
     path = PRJ + f"/experiences/{active['id']}/daily_report"
     expected = (ds.today - (active["start_time"] - active["start_time"] % DAY)) // DAY + 1
     report = call(fresh, "POST", path, {"goal": active["goals"][0]}).json()["data"]["reportData"]
-    assert report["goal_id"] == active["goals"][0]
+    assert "goal_id" not in report, "the documented daily report does not name its goal"
     assert all(len(v["stats"]) == expected for v in report["variations"])
     first_day = report["variations"][0]["stats"][0]
     ds.advance_days(2)
@@ -674,21 +675,24 @@ def test_daily_sums_equal_aggregated_totals(sim, offset):
                 agg = report(sim, exp["id"], "aggregated_report", dict(body, goals=[goal]))["reportData"]
                 assert [g["goal_id"] for g in agg] == [goal]
                 totals = {v["id"]: v for v in agg[0]["variations"]}
-                metric = "avg_revenue_per_visitor" if goal in revenue_goals else "conversion_rate"
-                daily = report(sim, exp["id"], "daily_report", dict(body, goal=goal, metric=metric))
-                assert {v["id"] for v in daily["reportData"]["variations"]} == set(totals)
-                for variation in daily["reportData"]["variations"]:
-                    stats, total = variation["stats"], totals[variation["id"]]
+                daily = {metric: {v["id"]: v["stats"] for v in report(
+                    sim, exp["id"], "daily_report", dict(body, goal=goal, metric=metric))["reportData"]["variations"]}
+                    for metric in ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")}
+                assert set(daily["conversion_rate"]) == set(totals)
+                for variation_id, stats in daily["conversion_rate"].items():
+                    total = totals[variation_id]
                     assert stats
                     assert sum(d["visitors"] for d in stats) == total["visitors"]
-                    assert sum(d["totals"]["conversions"] for d in stats) == total["conversion_data"]["conversions"]
-                    assert sum(d["totals"]["revenue"] for d in stats) == pytest.approx(
+                    assert sum(d["totals"] for d in stats) == total["conversion_data"]["conversions"]
+                    assert sum(d["totals"] for d in daily["avg_revenue_per_visitor"][variation_id]) == pytest.approx(
                         total["revenue_data"]["total_revenue"], abs=0.005)
-                    assert sum(d["totals"]["products"] for d in stats) == total["products_data"]["total_products"]
+                    assert sum(d["totals"] for d in daily["avg_products_ordered_per_visitor"][variation_id]) == \
+                        total["products_data"]["total_products"]
+                    stats = daily["avg_revenue_per_visitor"][variation_id]
                     money = (total["revenue_data"]["total_revenue"], total["products_data"]["total_products"])
                     if goal in revenue_goals:
                         assert money[0] > 0 and money[1] > 0
-                        assert all(d["value"] == round(d["totals"]["revenue"] / d["visitors"], 6) for d in stats)
+                        assert all(d["value"] == round(d["totals"] / d["visitors"], 6) for d in stats)
                     else:
                         assert money == (0, 0)
 
@@ -983,26 +987,31 @@ def test_daily_totals_readings():
     exp, goal = _revenue_experience(ds)
     with ConvertSimulator(dataset=ds) as server:
         day = _daily(server, exp["id"], {"goal": goal})
-        for metric in ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor"):
-            for stats in _daily(server, exp["id"], {"goal": goal, "metric": metric}).values():
+        own = {}
+        for metric in reports.DAILY_METRICS:
+            own[metric] = _daily(server, exp["id"], {"goal": goal, "metric": metric})
+            for stats in own[metric].values():
                 for s in stats:
                     t, n = s["totals"], s["visitors"]
-                    expected = {"conversion_rate": round(100 * t["conversions"] / n, 4),
-                                "avg_revenue_per_visitor": round(t["revenue"] / n, 6),
-                                "avg_products_ordered_per_visitor": round(t["products"] / n, 6)}[metric]
-                    assert s["value"] == expected
-        assert any(s["totals"]["revenue"] > 0 for stats in day.values() for s in stats)
+                    assert isinstance(t, (int, float)) and not isinstance(t, bool), "one number, as documented"
+                    if metric in reports.AVERAGE_METRICS:
+                        assert s["value"] == t  # the sum of the day's average over one day
+                    else:
+                        scale = 100 if metric == "conversion_rate" else 1
+                        assert s["value"] == (round(scale * t / n, 4 if scale == 100 else 6) if n else 0.0)
+        assert day == own["conversion_rate"]
+        assert any(s["totals"] > 0 for stats in own["avg_revenue_per_visitor"].values() for s in stats)
+        assert any(s["totals"] > 0 for stats in own["average_order_value"].values() for s in stats)
         later = day[exp["variations"][0]["id"]][2]["timestamp"]
         server.daily_totals = "running"
-        running = _daily(server, exp["id"], {"goal": goal, "start_time": later})
-        for vid, stats in running.items():
-            own = day[vid]
-            assert [s["timestamp"] for s in stats] == [s["timestamp"] for s in own[2:]]
-            for i, s in enumerate(stats, start=2):
-                assert (s["value"], s["visitors"]) == (own[i]["value"], own[i]["visitors"])
-                assert s["totals"]["conversions"] == sum(d["totals"]["conversions"] for d in own[:i + 1])
-                assert s["totals"]["products"] == sum(d["totals"]["products"] for d in own[:i + 1])
-                assert s["totals"]["revenue"] == pytest.approx(sum(d["totals"]["revenue"] for d in own[:i + 1]))
+        for metric in reports.DAILY_METRICS:
+            running = _daily(server, exp["id"], {"goal": goal, "metric": metric, "start_time": later})
+            for vid, stats in running.items():
+                days = own[metric][vid]
+                assert [s["timestamp"] for s in stats] == [s["timestamp"] for s in days[2:]]
+                for i, s in enumerate(stats, start=2):
+                    assert (s["value"], s["visitors"]) == (days[i]["value"], days[i]["visitors"])
+                    assert s["totals"] == pytest.approx(sum(d["totals"] for d in days[:i + 1]))
         cumulative = {"goal": goal, "report_type": "cumulative"}
         running_cumulative = _daily(server, exp["id"], cumulative)
         server.daily_totals = "day"
@@ -1010,11 +1019,27 @@ def test_daily_totals_readings():
         server.daily_totals = "broken"
         for vid, stats in _daily(server, exp["id"], {"goal": goal}).items():
             for i, s in enumerate(stats):
-                run = sum(d["totals"]["conversions"] for d in day[vid][:i + 1])
-                assert s["totals"]["conversions"] not in (day[vid][i]["totals"]["conversions"], run)
+                run = sum(d["totals"] for d in day[vid][:i + 1])
+                assert s["totals"] not in (day[vid][i]["totals"], run)
                 assert (s["value"], s["visitors"]) == (day[vid][i]["value"], day[vid][i]["visitors"])
     with pytest.raises(ValueError, match="daily_totals"):
         ConvertSimulator(daily_totals="weekly")
+
+
+def test_the_daily_report_has_the_documented_shape():
+    ds = Dataset.generate(seed=7)
+    exp, goal = _revenue_experience(ds)
+    with ConvertSimulator(dataset=ds) as server:
+        r = call(server, "POST", PRJ + f"/experiences/{exp['id']}/daily_report", {"goal": goal, "metric": "conversion_rate"})
+        data = r.json()["data"]
+        assert set(data) == {"variations_data", "reportData"} and set(data["reportData"]) == {"variations", "extra"}
+        assert [v["id"] for v in data["variations_data"]] == [v["id"] for v in exp["variations"]]
+        (extra,) = data["reportData"]["extra"]
+        assert extra["type"] == "total_visitors"
+        for index, point in enumerate(extra["stats"]):
+            assert point["value"] == sum(v["stats"][index]["visitors"] for v in data["reportData"]["variations"])
+            assert all(set(v["stats"][index]) == {"timestamp", "value", "visitors", "totals"}
+                       for v in data["reportData"]["variations"])
 
 
 # --------------------------------------------------------------------------- experience change history

@@ -20,7 +20,7 @@ from simulator import ACCOUNT_ID, WEB_PROJECT_ID
 ALL_STREAMS = [
     "account", "collaborators", "projects", "experiences", "experience_details", "variations", "goals", "audiences",
     "locations", "hypotheses", "knowledge_bases", "observations", "features", "tags", "domains",
-    "change_history", "aggregated_reports", "daily_reports",
+    "change_history", "aggregated_reports", "daily_reports", "daily_traffic_allocation",
     "variation_changes", "report_settings", "experience_sections", "experience_change_history",
 ]
 CHANGE_DRIVEN = ["experiences", "experience_details", "variations", "goals", "audiences", "locations"]
@@ -63,6 +63,7 @@ def test_discover_lists_every_stream_with_valid_schemas(discovered):
             assert key[0] in properties, f"{name}: primary key {key} not in schema"
     assert "incremental" in streams["change_history"]["supported_sync_modes"]
     assert "incremental" in streams["daily_reports"]["supported_sync_modes"]
+    assert "incremental" in streams["daily_traffic_allocation"]["supported_sync_modes"]
 
 
 def test_read_succeeds_without_rejected_signatures(full_read):

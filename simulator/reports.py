@@ -131,3 +131,51 @@ def metric_value(metric: str, totals: Totals) -> float:
     if metric == "avg_products_ordered_per_visitor":
         return per_visitor(totals.products, totals.visitors)
     return rate(totals.conversions, totals.visitors)
+
+
+DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
+                 "average_order_value", "average_products_per_order")
+AVERAGE_METRICS = DAILY_METRICS[3:]  # per order: their daily ``totals`` is the sum of the day's average
+
+
+def daily_value(metric: str, totals: Totals) -> float:
+    """A daily report's ``value``: conversion rate in percent (4 decimals), revenue or products per visitor,
+    average order value or average products per order (6 decimals; 0.0 without visitors or conversions)."""
+    if metric == "average_order_value":
+        return per_visitor(totals.revenue, totals.conversions)
+    if metric == "average_products_per_order":
+        return per_visitor(totals.products, totals.conversions)
+    return metric_value(metric, totals)
+
+
+def daily_total(metric: str, totals: Totals) -> float:
+    """A daily report's ``totals`` for ``totals``' numbers: conversions, revenue, products, or for the averages
+    per order the sum of the average over these numbers' one day, i.e. ``daily_value``."""
+    if metric == "conversion_rate":
+        return totals.conversions
+    if metric == "avg_revenue_per_visitor":
+        return totals.revenue
+    if metric == "avg_products_ordered_per_visitor":
+        return totals.products
+    return daily_value(metric, totals)
+
+
+def is_mab(seed: int, exp_id: int) -> bool:
+    """Whether an experience allocates its traffic automatically (multi-armed bandit): about one in three."""
+    return _hash(seed, exp_id, 11) % 3 == 0
+
+
+def traffic_allocation(seed: int, exp_id: int, variations: List[Dict[str, Any]], day: int, utc_offset: int = 0) -> Dict[int, float]:
+    """Each variation's share of the traffic (percent, 2 decimals, adding up to 100) on the local day starting at
+    UTC second ``day``: for a MAB experience a share that moves from day to day, for the others its
+    ``traffic_distribution``."""
+    if not is_mab(seed, exp_id):
+        return {v["id"]: v["traffic_distribution"] for v in variations}
+    local = day + utc_offset  # the local calendar date, as for the report cells
+    weights = {v["id"]: 0.2 + _unit(seed, exp_id, v["id"], local, 12) for v in variations}
+    total = sum(weights.values())
+    shares = {vid: round(100.0 * weight / total, 2) for vid, weight in weights.items()}
+    if shares:
+        last = variations[-1]["id"]
+        shares[last] = round(100.0 - sum(share for vid, share in shares.items() if vid != last), 2)
+    return shares

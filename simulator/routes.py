@@ -28,7 +28,7 @@ _LIST = "|".join(re.escape(c) for c in COLLECTIONS)
 _ACC = r"/accounts/(?P<a>\d+)"
 _PRJ = _ACC + r"/projects/(?P<p>\d+)"
 _EXP = _PRJ + r"/experiences/(?P<e>\d+)"
-DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+DAILY_METRICS = reports.DAILY_METRICS
 AGG_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor")
 DAILY_TOTALS = ("day", "running", "broken")
 _SECTION_OPTIONS = ("versions", "versions.changes")
@@ -82,6 +82,7 @@ class Api:
             ("GET", re.compile(_PRJ + rf"/(?P<c>{_SINGLE})/(?P<id>\d+)"), self.get_object),
             ("POST", re.compile(_EXP + r"/aggregated_report"), self.aggregated_report),
             ("POST", re.compile(_EXP + r"/daily_report"), self.daily_report),
+            ("POST", re.compile(_EXP + r"/daily_traffic_allocation"), self.daily_traffic_allocation),
             ("GET", re.compile(_EXP + r"/report_settings"), self.report_settings),
             ("POST", re.compile(_EXP + r"/change-history"), self.experience_history),
             ("GET", re.compile(_EXP + r"/sections"), self.sections),
@@ -303,17 +304,16 @@ class Api:
         return 200, {"data": {"reportData": report_data, "variations_data": variations_data}}
 
     def daily_report(self, req: ApiRequest, p: int, e: str) -> Response:
-        """One ``stats`` entry per run day in the window: ``{timestamp, value, visitors, totals}``.
+        """The documented daily report: ``{variations_data, reportData: {variations: [{id, stats}], extra}}``,
+        one ``stats`` entry ``{timestamp, value, visitors, totals}`` per run day in the window.
 
         ``visitors`` and ``value`` are the day's own numbers (report_type non_cumulative) or the running
-        sums since the first run day (cumulative). ``value`` by metric: conversion_rate = percent,
-        ``round(100 * conversions / visitors, 4)`` (e.g. 5.1234 means 5.1234 %); avg_revenue_per_visitor =
-        ``round(revenue / visitors, 6)``; avg_products_ordered_per_visitor = ``round(products / visitors, 6)``
-        (0.0 when visitors is 0; revenue and products are 0 for goals not of type revenue).
-        ``totals`` = ``{conversions, revenue, products}`` read per ``daily_totals``: "day" = the same
-        numbers ``value`` was computed from (the day's own, or running sums when cumulative); "running" =
-        running sums from the experience's first run day up to and including that day, whatever the
-        request's start_time; "broken" = numbers fitting neither reading (day + running + 1 + noise).
+        sums since the first run day (cumulative); ``value`` is ``reports.daily_value`` (conversion_rate in
+        percent). ``totals`` is one number, per the metric (``reports.daily_total``: conversions, revenue,
+        products, or the day's average per order), read per ``daily_totals``: "day" = the total ``value`` was
+        computed from; "running" = its running sum from the experience's first run day up to and including
+        that day, whatever the request's start_time; "broken" = a number fitting neither reading.
+        ``extra`` has the day's ``total_visitors`` over all variations.
         """
         exp = self._experience(p, e)
         body = self._body(req)
@@ -329,33 +329,56 @@ class Api:
         offset, run, days = self._report_days(exp, body)
         window = set(days)
         revenue = self._goal_is_revenue(p, goal_id)
-        rows = []
+        rows, visitors_by_day = [], {day: 0 for day in days}
         for v in exp.get("variations") or []:
-            acc, stats = reports.ZERO, []
+            acc, averages, stats = reports.ZERO, 0.0, []
             for day in run:
                 cell = self.model.cell(exp["id"], v["id"], v["is_baseline"], goal_id, revenue, day, offset)
                 acc = acc.plus(cell)
+                own_total = reports.daily_total(metric, reports.Totals(*cell))
+                averages = round(averages + own_total, 6)  # the running sum of the daily averages per order
+                running_total = averages if metric in reports.AVERAGE_METRICS else reports.daily_total(metric, acc)
                 if day not in window:
                     continue
                 shown = acc if cumulative else reports.Totals(*cell)
-                stats.append({"timestamp": day, "value": reports.metric_value(metric, shown),
-                              "visitors": shown.visitors, "totals": self._daily_totals_of(shown, cell, acc, day)})
+                visitors_by_day[day] += shown.visitors
+                stats.append({"timestamp": day, "value": reports.daily_value(metric, shown), "visitors": shown.visitors,
+                              "totals": self._daily_total_of(metric, shown, own_total, running_total, day, cell)})
             rows.append({"id": v["id"], "stats": stats})
-        return 200, {"data": {"reportData": {"goal_id": goal_id, "variations": rows}}}
+        extra = [{"type": "total_visitors", "stats": [{"timestamp": day, "value": visitors_by_day[day]} for day in days]}]
+        return 200, {"data": {"variations_data": self._variations_data(exp),
+                              "reportData": {"variations": rows, "extra": extra}}}
 
+    def daily_traffic_allocation(self, req: ApiRequest, p: int, e: str) -> Response:
+        """The documented daily traffic allocation: ``{variations_data, reportData: {variations: [{id, stats}]}}``,
+        one ``stats`` point ``{timestamp, value}`` per run day in the window (the body is a time range only),
+        ``value`` the variation's share of the traffic that day in percent (``reports.traffic_allocation``:
+        moving for MAB experiences, the set distribution for the others)."""
+        exp = self._experience(p, e)
+        body = self._body(req)
+        unknown = sorted(set(body) - {"utc_offset", "start_time", "end_time"})
+        if unknown:
+            raise P.invalid(unknown[0], "is not a field of a time range")
+        offset, _, days = self._report_days(exp, body)
+        variations = exp.get("variations") or []
+        shares = {day: reports.traffic_allocation(self.model.seed, exp["id"], variations, day, offset) for day in days}
+        rows = [{"id": v["id"], "stats": [{"timestamp": day, "value": shares[day][v["id"]]} for day in days]}
+                for v in variations]
+        return 200, {"data": {"variations_data": self._variations_data(exp), "reportData": {"variations": rows}}}
 
-    def _daily_totals_of(self, shown: reports.Totals, cell: reports.Cell, running: reports.Totals,
-                         day: int) -> Dict[str, Any]:
+    def _daily_total_of(self, metric: str, shown: reports.Totals, own: float, running: float, day: int,
+                        cell: reports.Cell) -> float:
         if self._daily_totals == "running":
-            chosen = running
-        elif self._daily_totals == "broken":
-            noise = reports.noise(self.model.seed, day, cell.visitors)
-            chosen = reports.Totals(shown.visitors, cell.conversions + running.conversions + 1 + noise,
-                                    round(cell.revenue + running.revenue + 1.5 + noise, 2),
-                                    cell.products + running.products + 1 + noise)
-        else:
-            chosen = shown
-        return {"conversions": chosen.conversions, "revenue": chosen.revenue, "products": chosen.products}
+            return running
+        if self._daily_totals == "broken":
+            return round(own + running + 1.5 + reports.noise(self.model.seed, day, cell.visitors), 2)
+        return reports.daily_total(metric, shown)
+
+    @staticmethod
+    def _variations_data(exp: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The report's ``variations_data``: each variation's documented fields."""
+        fields = ("id", "name", "description", "is_baseline", "traffic_distribution", "key", "status")
+        return [{k: v[k] for k in fields if k in v} for v in exp.get("variations") or []]
 
 
 def _copy(value: Any) -> Any:

@@ -271,8 +271,8 @@ class ConvertSimulator:
 
         ``daily_totals``: "day" (default), "running" or "broken", how daily-report ``totals`` read (see
         ``Api.daily_report``). ``vanished_experiences``: experience ids whose per-experience paths (GET
-        experience, aggregated_report, daily_report, change-history, report_settings, sections) answer 404
-        "Experience not found" while lists still show them. ``key_projects``: the key sees only these
+        experience, aggregated_report, daily_report, daily_traffic_allocation, change-history, report_settings,
+        sections) answer 404 "Experience not found" while lists still show them. ``key_projects``: the key sees only these
         projects (list filtered, other projects' paths answer 403). ``experience_edits_in_project_history``:
         True makes ``Dataset.edit_variation*`` also log in the project history. All four are also mutable
         attributes of the simulator.

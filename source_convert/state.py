@@ -12,7 +12,7 @@ stream's saved state into the shape this version reads, where every cursor belon
   With several projects or ``*`` nobody can tell whose they were: the stream reads every project in
   full this once, with a warning. A cursor is never offered to another project.
 * Older shapes: a 0.1.0 per-experience ``daily_reports`` state continues from its global ``day``; a
-  0.2.0 ``daily_reports`` state (``day`` only) gets the started experiences' cursor from that day.
+  0.2.0 ``daily_reports`` state (``day`` only) gets the started experiences' cursor from the end of that day.
 * The CDK's global ``state`` of a per-project cursor is dropped: the CDK would start a project that
   has no cursor yet (one added to the config) from it.
 """
@@ -35,15 +35,23 @@ LOGGER = logging.getLogger("airbyte")
 
 _UNIX_CURSORS = ("timestamp", "changed_at", "updated_at", "ran_until")
 _DAY_CURSORS = ("day",)
+_RECORDED_OFFSETS = ("utc_offset",)  # the report time zone a report cursor was counted in (seconds east of UTC)
 _PARTITIONED_KEYS = {"use_global_cursor", "state", "states", "parent_state", "lookback_window"}
 _MAX_UNIX_DIGITS = 11  # UNIX seconds up to the year 5138; more digits is not a time the CDK's "%s" reads
 _STARTED_EXPERIENCES = "started_experiences"
 _RAN_UNTIL = "ran_until"
+_DAY_SECONDS = 86400
 
 
 def _is_unix(value: Any) -> bool:
     number = as_int(value)
     return number is not None and len(str(number)) <= _MAX_UNIX_DIGITS
+
+
+def _is_offset(value: Any) -> bool:
+    """Seconds east of UTC, as saved (a string of a signed integer)."""
+    text = str(value)
+    return not isinstance(value, bool) and text.lstrip("-").isdigit() and len(text) <= 7
 
 
 def _is_day(value: Any) -> bool:
@@ -62,6 +70,8 @@ def _cursor_ok(cursor: Any) -> bool:
         if key in _UNIX_CURSORS and _is_unix(value):
             continue
         if key in _DAY_CURSORS and _is_day(value):
+            continue
+        if key in _RECORDED_OFFSETS and _is_offset(value):
             continue
         return False
     return True
@@ -156,7 +166,8 @@ class ProjectStateMigration(StateMigration):
             return state
         parents = dict(state.get("parent_state") or {})
         if not parents and isinstance(state.get("state"), Mapping) and "day" in state["state"]:
-            parents[_STARTED_EXPERIENCES] = {_RAN_UNTIL: str(_midnight(state["state"]["day"]))}
+            # The saved day was read to its end: the instant that ends it is when the experiences had run until.
+            parents[_STARTED_EXPERIENCES] = {_RAN_UNTIL: str(_midnight(state["state"]["day"]) + _DAY_SECONDS)}
         state["parent_state"] = {name: self._parent(parent) for name, parent in parents.items()}
         if not state["parent_state"]:
             del state["parent_state"]

@@ -66,18 +66,18 @@ def test_report_day_of_no_time_is_none(timestamp):
 
 def test_daily_rows_carry_the_local_day_and_the_totals():
     extractor = DailyReportExtractor(parameters={"name": "daily_reports"}, config={}, utc_offset="19800")
-    stats = [{"timestamp": MIDNIGHT - 19800, "value": 4.0, "visitors": 100, "totals": {"conversions": 4, "revenue": 99.5, "products": 7}}]
+    stats = [{"timestamp": MIDNIGHT - 19800, "value": 4.0, "visitors": 100, "totals": 4}]
     body = {**DAILY_BODY, "utc_offset": 19800, "start_time": MIDNIGHT - DAY - 19800}  # baseline day 2026-10-31
-    rows = list(extractor.extract_records(response({"reportData": {"goal_id": 11, "variations": [{"id": 1, "stats": stats}]}}, body)))
+    rows = list(extractor.extract_records(response({"reportData": {"variations": [{"id": 1, "stats": stats}], "extra": []}}, body)))
     assert rows == [{"goal_id": 11, "variation_id": 1, "day": "2026-11-01", "timestamp": MIDNIGHT - 19800, "value": 4.0,
-                     "visitors": 100, "conversions": 4, "revenue": 99.5, "products": 7}]
+                     "visitors": 100, "totals": 4}]
 
 
 def test_daily_rows_without_totals_keep_the_other_numbers():
     extractor = DailyReportExtractor(parameters={}, config={}, utc_offset=0)
     data = {"reportData": [{"goal_id": 11, "variations": [{"id": 1, "stats": [{"timestamp": MIDNIGHT, "value": 1.0, "visitors": 3}]}]}]}
     (row,) = extractor.extract_records(response(data))
-    assert (row["day"], row["visitors"], row["conversions"], row["revenue"]) == ("2026-11-01", 3, None, None)
+    assert (row["day"], row["visitors"], row["totals"]) == ("2026-11-01", 3, None)
 
 
 def test_aggregated_rows_join_the_variation_names():
@@ -138,9 +138,11 @@ def assert_fails_naming(extract, data, stream, report, *fragments):
         ({"reportData": {"variations": [{"id": 1, "stats": [{"value": 1.0}]}]}},
          ["null as data.reportData.variations[0].stats[0].timestamp"]),
         ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": [SECRET_LOOKING]}]}]}},
-         ["a list as data.reportData.variations[0].stats[0].totals, expected an object"]),
-        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": {"conversions": SECRET_LOOKING}}]}]}},
-         ["a string as data.reportData.variations[0].stats[0].totals.conversions, expected a number"]),
+         ["a list as data.reportData.variations[0].stats[0].totals, expected a number"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": {"conversions": 1}}]}]}},
+         ["an object as data.reportData.variations[0].stats[0].totals, expected a number"]),
+        ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "totals": SECRET_LOOKING}]}]}},
+         ["a string as data.reportData.variations[0].stats[0].totals, expected a number"]),
         ({"reportData": {"variations": [{"id": 1, "stats": [{**STAT, "visitors": True}]}]}},
          ["a boolean as data.reportData.variations[0].stats[0].visitors, expected a number"]),
     ],
@@ -255,7 +257,8 @@ def test_a_missing_max_running_timestamp_is_said_once(caplog):
     "extra, skipped",
     [
         ({"status": "completed", "end_time": MIDNIGHT - 10, "ran_until": MIDNIGHT - 10}, True),
-        ({"status": "completed", "end_time": MIDNIGHT, "ran_until": MIDNIGHT}, False),  # at the threshold
+        ({"status": "completed", "end_time": MIDNIGHT, "ran_until": MIDNIGHT}, True),  # ended as the threshold began
+        ({"status": "completed", "end_time": MIDNIGHT + 1, "ran_until": MIDNIGHT + 1}, False),  # ran a second past it
         ({"status": "active", "end_time": MIDNIGHT - 10, "ran_until": MIDNIGHT - 10}, False),  # running
         ({"status": "paused", "end_time": 0, "ran_until": MIDNIGHT - 10}, False),  # no end time: running
         ({"status": "completed", "end_time": MIDNIGHT - 10, "ran_until": None}, False),  # unknown: read it
@@ -333,6 +336,11 @@ DAY = 86400
         ({"start_date": "2026-10-20T00:00:00Z"}, None, "2026-10-20"),  # a first sync starts at start_date's day
         ({"start_date": "2026-10-20T00:00:00Z"}, MIDNIGHT + 5 * 3600, "2026-11-01"),  # the window start's day
         ({"start_date": "2026-11-05T00:00:00Z"}, MIDNIGHT, "2026-11-05"),  # never before start_date
+        # A start exactly at a day boundary is an end instant: it belongs to the day before
+        ({"start_date": "2026-10-20T00:00:00Z"}, MIDNIGHT, "2026-10-31"),
+        ({"start_date": "2026-10-20T00:00:00Z"}, MIDNIGHT + 1, "2026-11-01"),
+        ({"start_date": "2026-10-20T00:00:00Z", "offset": 19800}, MIDNIGHT - 19800, "2026-10-31"),  # a local midnight
+        ({"start_date": "2026-10-20T00:00:00Z", "offset": -18000}, MIDNIGHT + 18000, "2026-10-31"),
         ({"start_date": "2026-10-20T00:00:00Z", "offset": -5 * 3600}, MIDNIGHT + 3600, "2026-10-31"),  # the local day
         ({"start_date": "2026-10-20T00:00:00Z", "offset": 19800}, MIDNIGHT - 3600, "2026-11-01"),
     ],

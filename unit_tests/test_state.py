@@ -180,12 +180,21 @@ def test_a_0_3_0_state_with_several_projects_restarts_the_stream_with_a_warning(
 
 
 def test_a_0_2_0_daily_state_gets_the_report_cursor_from_its_day():
-    # 0.2.0 kept only the day; the report routers now start at the parent's ran_until (minus the lookback).
+    # 0.2.0 kept only the day; the report routers now start at the parent's ran_until (minus the lookback):
+    # the instant that ends the saved day, which was read to its end.
     old = {"use_global_cursor": True, "state": {"day": "2026-11-20"}}
     assert migrated(old, stream="daily_reports") == {
         "use_global_cursor": True, "state": {"day": "2026-11-20"},
-        "parent_state": {"started_experiences": per_project(entry(A, ran_until=str(MIDNIGHT_2026_11_20)))},
+        "parent_state": {"started_experiences": per_project(entry(A, ran_until=str(MIDNIGHT_2026_11_20 + 86400)))},
     }
+
+
+def test_a_report_cursor_may_record_its_time_zone():
+    saved = {"use_global_cursor": True, "state": {"day": "2026-11-20"}, "parent_state": {"started_experiences": per_project(
+        entry(A, ran_until=str(MIDNIGHT_2026_11_20), utc_offset="-18000"))}}
+    assert migrated(saved, stream="daily_reports") == saved
+    broken = {**saved, "parent_state": {"started_experiences": per_project(entry(A, ran_until="1", utc_offset="east"))}}
+    assert migrated(broken, stream="daily_reports") == {}
 
 
 def test_a_0_1_0_per_experience_daily_state_continues_from_its_global_day():
@@ -197,7 +206,7 @@ def test_a_0_1_0_per_experience_daily_state_continues_from_its_global_day():
     }
     assert migrated(old, stream="daily_reports") == {
         "use_global_cursor": True, "state": {"day": "2026-11-20"}, "lookback_window": 40,
-        "parent_state": {"started_experiences": per_project(entry(A, ran_until=str(MIDNIGHT_2026_11_20)))},
+        "parent_state": {"started_experiences": per_project(entry(A, ran_until=str(MIDNIGHT_2026_11_20 + 86400)))},
     }
 
 

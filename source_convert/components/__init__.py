@@ -13,9 +13,11 @@ from source_convert.components.partition_fields import PartitionFields
 from source_convert.components.reports import (
     AggregatedReportExtractor,
     DailyReportExtractor,
+    DayWindowPartitionRouter,
     ExperienceGoalMetricPartitionRouter,
     RanUntil,
     RecentExperiencesPartitionRouter,
+    TrafficAllocationExtractor,
 )
 from source_convert.components.shared_pages import SharedPageRequester
 from source_convert.components.variations import VariationChangeExtractor, VariationExtractor
@@ -30,6 +32,7 @@ __all__ = [
     "ConvertAuthenticator",
     "ConvertPageIncrement",
     "DailyReportExtractor",
+    "DayWindowPartitionRouter",
     "DistinctRecordFilter",
     "ExperienceCallErrorHandler",
     "ExperiencePartitionRouter",
@@ -38,6 +41,7 @@ __all__ = [
     "RanUntil",
     "RecentExperiencesPartitionRouter",
     "SharedPageRequester",
+    "TrafficAllocationExtractor",
     "VariationChangeExtractor",
     "VariationExtractor",
 ]

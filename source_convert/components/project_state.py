@@ -44,14 +44,29 @@ def project_cursors(state: Optional[Mapping[str, Any]], field: str) -> Dict[str,
     return cursors
 
 
-def project_state(cursors: Mapping[str, Optional[int]], field: str) -> Dict[str, Any]:
-    """The per-project state of ``cursors`` (projects whose cursor is ``None`` get no entry)."""
+def project_state(cursors: Mapping[str, Optional[int]], field: str, **recorded: Any) -> Dict[str, Any]:
+    """The per-project state of ``cursors`` (projects whose cursor is ``None`` get no entry). ``recorded``:
+    more fields each entry's cursor keeps beside ``field`` (as strings), e.g. what the cursor was counted in."""
+    extra = {name: str(value) for name, value in recorded.items()}
     states: List[Dict[str, Any]] = [
-        {"partition": {PROJECT_ID: project}, "cursor": {field: str(value)}}
+        {"partition": {PROJECT_ID: project}, "cursor": {field: str(value), **extra}}
         for project, value in sorted(cursors.items())
         if value is not None
     ]
     return {STATES: states, "use_global_cursor": False}
+
+
+def project_recorded(state: Optional[Mapping[str, Any]], field: str) -> Dict[str, str]:
+    """``{project_id: value}`` of a field recorded beside the cursor (``project_state(..., **recorded)``);
+    entries without it are left out."""
+    recorded: Dict[str, str] = {}
+    for entry in (state or {}).get(STATES) or []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("partition"), Mapping):
+            continue
+        cursor = entry.get("cursor")
+        if isinstance(cursor, Mapping) and cursor.get(field) is not None and entry["partition"].get(PROJECT_ID) is not None:
+            recorded[str(entry["partition"][PROJECT_ID])] = str(cursor[field])
+    return recorded
 
 
 def configured_projects(config: Mapping[str, Any]) -> List[str]:

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, MutableMapping, NoReturn, Optional, Tuple, Union
 
 import requests
 
@@ -23,18 +23,28 @@ from airbyte_cdk.sources.declarative.transformations.transformation import Recor
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_convert.components.daily_totals import FIELDS, Day, Reading, Undecidable, baseline_day, decide
+from source_convert.components.daily_totals import Day, Reading, Undecidable, baseline_day, decide
 from source_convert.components.envelope import describe_request, experience_of_call, request_path, sent_json
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.parent_state import SettledParentStateRouter
-from source_convert.components.project_state import PROJECT_ID, configured_projects, partitions_by_project, project_cursors, project_state
+from source_convert.components.project_state import (
+    PROJECT_ID,
+    configured_projects,
+    partitions_by_project,
+    project_cursors,
+    project_recorded,
+    project_state,
+)
 from source_convert.components.shared_reads import Once, read_once
 
 LOGGER = logging.getLogger("airbyte")
 
-DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
+DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
+                 "average_order_value", "average_products_per_order")
+DEFAULT_DAILY_METRICS = DAILY_METRICS[:3]  # the averages per order are read when configured
 REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
 RAN_UNTIL = "ran_until"
+UTC_OFFSET = "utc_offset"  # recorded beside each project's ran_until: the report time zone its days were counted in
 _DAY_SECONDS = 86400
 _MILLISECONDS_THRESHOLD = 10_000_000_000  # a UNIX time above this is in milliseconds
 
@@ -232,10 +242,11 @@ class DailyReportExtractor(_ReportExtractor):
     A goal entry that names another goal than the request asked for fails the sync: its rows would be
     counted for the requested goal.
 
-    ``conversions``, ``revenue`` and ``products`` are each day's own numbers. Whether Convert's ``totals``
-    are those or running totals since the experience started is decided per response by
-    ``daily_totals.decide`` (``value`` must match the day's own numerator; a response that fits neither
-    reading, or both with different numbers, fails the sync). The request starts one day ``B`` before
+    ``totals`` is the day's own number of what the metric totals (``daily_totals.TOTALS``: conversions,
+    revenue, products, or the day's average per order). Whether Convert's ``totals`` are those or running
+    totals since the experience started is decided per response by ``daily_totals.decide`` (``value``
+    must match the day's own totals; a response that fits neither reading, or both with different
+    numbers, fails the sync). The request starts one day ``B`` before
     the first day delivered (``daily_totals.baseline_day`` of the body's ``start_time`` and
     ``utc_offset``): days up to ``B`` are never rows. The first response that tells the reading says it
     once in the log; a later one that tells the other fails the sync, since one account cannot have both
@@ -269,6 +280,7 @@ class DailyReportExtractor(_ReportExtractor):
                 goal_id = _goal_id(entry)
                 if goal_id is not None and str(goal_id) != str(requested):
                     reader.fail(f"is for goal {goal_id} in {where}, but goal {requested} was requested")
+                goal_id = requested if goal_id is None else goal_id  # the documented answer does not name it
                 for place, variation in reader.objects(entry, "variations", where):
                     variation_id = reader.identifier(variation, "id", place)
                     days: List[Day] = []
@@ -278,10 +290,8 @@ class DailyReportExtractor(_ReportExtractor):
                         day = report_day(timestamp, self._utc_offset)
                         if day is None:
                             reader.fail(f"has {_kind(timestamp)} as {stat_place}.timestamp, expected a positive UNIX time")
-                        totals = reader.optional_object(stat, "totals", stat_place)
-                        numbers = {key: _number(reader, stat, key, stat_place) for key in ("value", "visitors")}
-                        counts = {key: _number(reader, totals, key, f"{stat_place}.totals") for key in FIELDS}
-                        days.append(Day(day, numbers["visitors"], numbers["value"], **counts))
+                        numbers = {key: _number(reader, stat, key, stat_place) for key in ("value", "visitors", "totals")}
+                        days.append(Day(day, numbers["visitors"], numbers["value"], numbers["totals"]))
                         rows.append({"goal_id": goal_id, "variation_id": variation_id, "day": day, "timestamp": timestamp,
                                      "value": numbers["value"], "visitors": numbers["visitors"]})
                     variations.append((f"variation {variation_id}", days, rows))
@@ -294,9 +304,9 @@ class DailyReportExtractor(_ReportExtractor):
         if decision.reading is not None:
             self._tell(decision.reading, about, response)
         for (_, _, rows), own in zip(variations, decision.own):
-            for row, numbers in zip(rows, own):
-                if numbers is not None:  # None: a baseline day
-                    yield {**row, "conversions": numbers.conversions, "revenue": numbers.revenue, "products": numbers.products}
+            for row, (delivered, totals) in zip(rows, own):
+                if delivered:  # not a baseline day
+                    yield {**row, "totals": totals}
 
     def _tell(self, reading: Reading, about: str, response: requests.Response) -> None:
         """Log the reading the first time a report tells it; fail when a report tells the other one."""
@@ -312,7 +322,7 @@ class DailyReportExtractor(_ReportExtractor):
 
     def _fail(self, problem: str) -> NoReturn:
         message = (f"Stream '{self._stream}': {problem}. "
-                   "No row of this report is written, and the sync fails rather than write wrong conversions, revenue or products.")
+                   "No row of this report is written, and the sync fails rather than write wrong totals.")
         raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
 
@@ -325,6 +335,38 @@ _READING_LOGS = {
 def _experience_id(response: requests.Response) -> str:
     """The experience of a daily report request, from its URL path (``/experiences/{id}/daily_report``)."""
     return experience_of_call(request_path(response.request)) or "?"
+
+
+@dataclass
+class TrafficAllocationExtractor(_ReportExtractor):
+    """One row per variation and day of a daily traffic allocation: ``traffic_allocation`` is the day's
+    ``value`` (the variation's share of the traffic, in percent); ``day`` is the date in the report time
+    zone (``utc_offset``, as for daily reports). Two points for one variation and day fail the sync."""
+
+    config: Config = None  # type: ignore[assignment]
+    utc_offset: Union[str, int] = 0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._utc_offset = _interpolated_int(self.utc_offset, self.config or {}, parameters or {})
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        reader = _ReportReader(self._stream, response)
+        for report in self._reports(response, reader):
+            for where, entry in list(reader.goal_entries(report)):
+                for place, variation in reader.objects(entry, "variations", where):
+                    variation_id = reader.identifier(variation, "id", place)
+                    seen = set()
+                    for stat_place, stat in reader.objects(variation, "stats", place):
+                        timestamp = stat.get("timestamp")
+                        day = report_day(timestamp, self._utc_offset)
+                        if day is None:
+                            reader.fail(f"has {_kind(timestamp)} as {stat_place}.timestamp, expected a positive UNIX time")
+                        if day in seen:
+                            reader.fail(f"has a second point for {day} in {place}.stats")
+                        seen.add(day)
+                        yield {"variation_id": variation_id, "day": day, "timestamp": timestamp,
+                               "traffic_allocation": _number(reader, stat, "value", stat_place)}
 
 
 def _number(reader: _ReportReader, container: Mapping[str, Any], key: str, where: str) -> Optional[Union[int, float]]:
@@ -382,6 +424,13 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
     experiences, and experiences without usable times, are always read. A project without a saved
     cursor (a first sync, a project added to the config) has no window start: every started
     experience is read, from ``start_date`` on.
+
+    ``ran_until`` is an end instant: one exactly at a day boundary (a local midnight) belongs to the day
+    before, so the window's first day is the day of the instant one second earlier, and an experience
+    that ran until exactly the window's first midnight has nothing in it. Each project's cursor records
+    the report time zone (``utc_offset``) it was counted in; a project whose recorded zone differs from
+    the configured one is read as on a first sync (every day again, in the new zone), with one warning
+    per stream. A cursor saved before zones were recorded counts as the configured zone's.
     """
 
     lookback_days: Union[str, int] = 0
@@ -400,11 +449,13 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
         return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp()) - max(self._utc_offset, 0)
 
     def window_first_day(self, window_start: int) -> dt.date:
-        """The day of the window start in the report time zone."""
-        return dt.datetime.fromtimestamp(window_start + self._utc_offset, tz=dt.timezone.utc).date()
+        """The day of the window start in the report time zone; the start is an end instant (when experiences
+        last ran), so one exactly at a day boundary belongs to the day before."""
+        return dt.datetime.fromtimestamp(window_start + self._utc_offset - 1, tz=dt.timezone.utc).date()
 
     def settled_slices(self) -> Iterable[StreamSlice]:
-        saved = project_cursors(self.held_parent_state(), RAN_UNTIL)
+        held = self.held_parent_state()
+        saved = project_cursors(held, RAN_UNTIL)
         projects = configured_projects(self.config)
         if saved and any(project not in saved for project in projects):
             LOGGER.warning(
@@ -412,6 +463,7 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
                 self._stream_name, ", ".join(project for project in projects if project not in saved),
             )
         new_cursors: Dict[str, Optional[int]] = dict(saved)
+        saved = self._in_this_time_zone(saved, project_recorded(held, UTC_OFFSET))
         slices: List[StreamSlice] = []
         # Every project's whole list first: a partition generated (and closed) before a later page
         # fails would let the CDK save a cursor past the experiences on the pages never read.
@@ -431,6 +483,21 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
                 slices.extend(self.partitions(project, experience, window_start))
         self._new_cursors = new_cursors
         yield from slices
+
+    def _in_this_time_zone(self, saved: Dict[str, int], zones: Mapping[str, str]) -> Dict[str, int]:
+        """The saved cursors counted in the configured report time zone; the others are dropped (their
+        projects are read in full), with one warning per stream and sync."""
+        changed = sorted(project for project in saved if zones.get(project, str(self._utc_offset)) != str(self._utc_offset))
+        if not changed:
+            return saved
+        before = sorted({zones[project] for project in changed})
+        message = (
+            f"Stream '{self._stream_name}': the report time zone changed since the last sync (utc_offset "
+            f"{' and '.join(before)} seconds, now {self._utc_offset}), so the days saved for project(s) "
+            f"{', '.join(changed)} have other boundaries: every report day of those projects is read again, in the new zone."
+        )
+        read_once(("warning", message), lambda: LOGGER.warning(message))
+        return {project: cursor for project, cursor in saved.items() if project not in changed}
 
     def _started_experiences(self) -> Dict[str, List[Mapping[str, Any]]]:
         """Every configured project's started experiences (records of the parent stream), read once per sync."""
@@ -454,19 +521,60 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
         """After the partitions: the newest ``ran_until`` per project."""
         if self._new_cursors is None:
             return self.held_parent_state_by_stream()
-        return {config.stream.name: project_state(self._new_cursors, RAN_UNTIL) for config in self.parent_stream_configs}
+        return {config.stream.name: project_state(self._new_cursors, RAN_UNTIL, **{UTC_OFFSET: self._utc_offset})
+                for config in self.parent_stream_configs}
 
 
 def stopped_before(experience: Mapping[str, Any], threshold: int) -> bool:
-    """Whether an experience has stopped and last ran before ``threshold`` (unknown times: no)."""
+    """Whether an experience has stopped and last ran before ``threshold`` (unknown times: no); ``ran_until``
+    is an end instant, so one exactly at ``threshold`` ran before it too."""
     if experience.get("status") == "active" or unix_seconds(experience.get("end_time")) is None:
         return False
     ran_until = unix_seconds(experience.get(RAN_UNTIL))
-    return ran_until is not None and ran_until < threshold
+    return ran_until is not None and ran_until <= threshold
 
 
 @dataclass
-class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
+class DayWindowPartitionRouter(RecentExperiencesPartitionRouter):
+    """Day-by-day reports: one partition per experience that is read, with the request's ``start_time`` as
+    ``report_start``: the midnight that starts the project's first day to deliver, the day of its window
+    start in the report time zone (``utc_offset`` seconds), on a first sync ``start_date``'s day; never
+    before ``start_date``. The reference leaves open whether ``start_time`` is a UTC instant or local time
+    written as UTC: the earlier of the two readings is sent, exact under both. The window ends nowhere
+    (``end_time`` null, added here)."""
+
+    baseline_days: ClassVar[int] = 0  # days requested before the first day delivered
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._first_day = dt.date.fromisoformat(str(self.config.get("start_date") or "1970-01-01")[:10])
+
+    def request_start_time(self, window_start: Optional[int]) -> int:
+        """``start_time`` for a window that starts at UNIX time ``window_start`` (``None``: at ``start_date``)."""
+        first = self._first_day
+        if window_start is not None:
+            first = max(first, self.window_first_day(window_start))
+        return self.day_start(first - dt.timedelta(days=self.baseline_days))
+
+    def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
+        yield StreamSlice(
+            partition={PROJECT_ID: project, "experience_id": experience.get("id"),
+                       "report_start": self.request_start_time(window_start)},
+            cursor_slice={},
+        )
+
+    def get_request_body_json(
+        self,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
+        """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
+        return {"end_time": None}
+
+
+@dataclass
+class ExperienceGoalMetricPartitionRouter(DayWindowPartitionRouter):
     """Daily reports: one partition per (experience, goal, metric) of the experiences that are read.
 
     The parent must expand the goals (``expand: ["goals"]``) so that each has its ``type``. ``metrics``
@@ -474,31 +582,20 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     type ``revenue``. A goal that comes as a bare id has an unknown type: only ``conversion_rate`` is
     requested for it, and one warning says so.
 
-    Each partition has the request's ``start_time`` as ``report_start``: the midnight that starts the day before the
-    project's first day to deliver (that day is the baseline for running totals, never delivered). The
-    first day is the day of the project's window start in the report time zone (``utc_offset``
-    seconds), on a first sync ``start_date``'s day; never before ``start_date``. The reference leaves
-    open whether ``start_time`` is a UTC instant or local time written as UTC: the earlier of the two
-    readings is sent, exact under both. The window ends nowhere (``end_time`` null, added here).
+    Each partition has the request's ``start_time`` as ``report_start`` (``DayWindowPartitionRouter``), one day
+    before the project's first day to deliver: that day is the baseline for running totals, never delivered.
     """
 
     metrics: Union[str, List[str]] = ""
+    baseline_days: ClassVar[int] = 1
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         metrics = self.metrics
         if isinstance(metrics, str):
-            metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DAILY_METRICS)
+            metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DEFAULT_DAILY_METRICS)
         self._metrics = [metric for metric in DAILY_METRICS if metric in metrics]
-        self._first_day = dt.date.fromisoformat(str(self.config.get("start_date") or "1970-01-01")[:10])
         self._warned = Once()
-
-    def request_start_time(self, window_start: Optional[int]) -> int:
-        """``start_time`` for a window that starts at UNIX time ``window_start`` (``None``: at ``start_date``)."""
-        first = self._first_day
-        if window_start is not None:
-            first = max(first, self.window_first_day(window_start))
-        return self.day_start(first - dt.timedelta(days=1))
 
     def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
         experience_id = experience.get("id")
@@ -532,12 +629,3 @@ class ExperienceGoalMetricPartitionRouter(RecentExperiencesPartitionRouter):
     def _warn_once(self, topic: str, message: str, *args: Any) -> None:
         if self._warned.first(topic):
             LOGGER.warning(message, *args)
-
-    def get_request_body_json(
-        self,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> Mapping[str, Any]:
-        """``end_time: null``: every day the report has from ``start_time`` on (the YAML body drops nulls)."""
-        return {"end_time": None}

@@ -84,21 +84,32 @@ def a_report_response(report: str) -> HttpResponse:
     return HttpResponse(json.dumps(template(report)), 200)
 
 
-# The numerator of each daily metric in a stats entry's ``totals``, and the metric's scale.
-_DAILY_NUMERATORS = {"conversion_rate": ("conversions", 100), "avg_revenue_per_visitor": ("revenue", 1),
-                     "avg_products_ordered_per_visitor": ("products", 1)}
+# Each sample variation's day in numbers: (conversions, revenue, products), for the ``totals`` of each daily metric.
+_DAILY_DAY = {700001: (6, 310.0, 9), 700002: (9, 402.5, 12)}
+
+
+def _daily_total_and_value(metric: str, visitors: int, numbers: Any) -> Any:
+    """``(totals, value)`` of one day: the metric's total (the day's own) and its value rounded to 2 decimals."""
+    conversions, revenue, products = numbers
+    if metric == "average_order_value":
+        return round(revenue / conversions, 6), round(revenue / conversions, 2)
+    if metric == "average_products_per_order":
+        return round(products / conversions, 6), round(products / conversions, 2)
+    total, scale = {"conversion_rate": (conversions, 100), "avg_revenue_per_visitor": (revenue, 1),
+                    "avg_products_ordered_per_visitor": (products, 1)}[metric]
+    return total, round(total * scale / visitors, 2)
 
 
 def a_daily_report_response(goal: int, metric: str = "conversion_rate") -> HttpResponse:
-    """The sample ``daily_report`` answer for the goal the request asked for; each day's ``value`` is the metric
-    of its ``totals`` (rounded to 2 decimals, as Convert does), so the connector can tell how to read them
-    (``components/daily_totals.py``). The sample's one day, 2025-12-22, is after any baseline day the tests ask from."""
+    """The sample ``daily_report`` answer (the documented shape: ``totals`` one number per the metric) for the
+    goal and metric the request asked for; each day's ``value`` is the metric of its ``totals`` (rounded to 2
+    decimals, as Convert does), so the connector can tell how to read them (``components/daily_totals.py``).
+    The sample's one day, 2025-12-22, is after any baseline day the tests ask from. The documented answer
+    does not name the goal."""
     body = template("daily_report")
-    body["data"]["reportData"]["goal_id"] = goal
-    numerator, scale = _DAILY_NUMERATORS[metric]
     for variation in body["data"]["reportData"]["variations"]:
         for stat in variation["stats"]:
-            stat["value"] = round(stat["totals"][numerator] * scale / stat["visitors"], 2)
+            stat["totals"], stat["value"] = _daily_total_and_value(metric, stat["visitors"], _DAILY_DAY[variation["id"]])
     return HttpResponse(json.dumps(body), 200)
 
 

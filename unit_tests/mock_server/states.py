@@ -14,10 +14,13 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from unit_tests.mock_server.config import PROJECT_ID
 
 
-def per_project(field: str, cursors: Mapping[str, int]) -> Dict[str, Any]:
-    """``{"states": [one entry per project], "use_global_cursor": False}``, projects in the order given."""
+def per_project(field: str, cursors: Mapping[str, int], **recorded: Any) -> Dict[str, Any]:
+    """``{"states": [one entry per project], "use_global_cursor": False}``, projects in the order given;
+    ``recorded``: fields each cursor keeps beside ``field``."""
+    extra = {name: str(value) for name, value in recorded.items()}
     return {
-        "states": [{"partition": {"project_id": project}, "cursor": {field: str(value)}} for project, value in cursors.items()],
+        "states": [{"partition": {"project_id": project}, "cursor": {field: str(value), **extra}}
+                   for project, value in cursors.items()],
         "use_global_cursor": False,
     }
 
@@ -39,9 +42,11 @@ def changed_list_state_of(timestamp: int, project: str = PROJECT_ID) -> Dict[str
     return changed_list_state({project: timestamp})
 
 
-def report_cursors(ran_until: Mapping[str, int]) -> Dict[str, Any]:
-    """The ``parent_state`` a report stream keeps: each project's newest ``ran_until``."""
-    return {"started_experiences": per_project("ran_until", ran_until)}
+def report_cursors(ran_until: Mapping[str, int], utc_offset: Optional[int] = 0) -> Dict[str, Any]:
+    """The ``parent_state`` a report stream keeps: each project's newest ``ran_until``, with the report time
+    zone it was counted in (``utc_offset`` seconds; ``None``: none recorded, as before 2.0.0)."""
+    recorded = {} if utc_offset is None else {"utc_offset": utc_offset}
+    return {"started_experiences": per_project("ran_until", ran_until, **recorded)}
 
 
 def cursors_by_project(state: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:

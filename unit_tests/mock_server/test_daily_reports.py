@@ -61,11 +61,12 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_day_before_the_sta
     rows = {(r["goal_id"], r["metric"], r["variation_id"]): r for r in (m.record.data for m in output.records)}
     assert len(rows) == 8
     row = rows[(12, "conversion_rate", 700002)]
-    assert (row["experience_id"], row["day"], row["value"], row["visitors"], row["conversions"], row["report_type"]) == (
+    assert (row["experience_id"], row["day"], row["value"], row["visitors"], row["totals"], row["report_type"]) == (
         5, "2025-12-22", 7.63, 118, 9, "non_cumulative",
     )
     revenue_row = rows[(11, "avg_revenue_per_visitor", 700001)]
-    assert (revenue_row["value"], revenue_row["visitors"], revenue_row["revenue"], revenue_row["products"]) == (2.58, 120, 310.0, 9)
+    assert (revenue_row["value"], revenue_row["visitors"], revenue_row["totals"]) == (2.58, 120, 310.0)
+    assert "conversions" not in row and "revenue" not in revenue_row, "one total per metric, as documented"
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"day": "2025-12-22"}
     assert state["parent_state"] == report_cursors({PROJECT_ID: T})
@@ -128,10 +129,10 @@ def test_the_baseline_day_the_request_starts_at_is_never_a_row(http_mocker: Http
         ).build(),
     )
     stats = [
-        {"timestamp": midnight("2025-12-13"), "value": 5.0, "visitors": 120, "totals": {"conversions": 6, "revenue": None, "products": None}},
-        {"timestamp": midnight("2025-12-14"), "value": 4.0, "visitors": 100, "totals": {"conversions": 10, "revenue": None, "products": None}},
+        {"timestamp": midnight("2025-12-13"), "value": 5.0, "visitors": 120, "totals": 6},
+        {"timestamp": midnight("2025-12-14"), "value": 4.0, "visitors": 100, "totals": 10},
     ]
-    body = {"data": {"reportData": {"goal_id": 12, "variations": [{"id": 700001, "stats": stats}]}}}
+    body = {"data": {"reportData": {"variations": [{"id": 700001, "stats": stats}], "extra": []}}}
     http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-12-13")).build(), HttpResponse(json.dumps(body), 200))
     state = {"use_global_cursor": True, "state": {"day": "2025-12-16"}, "parent_state": report_cursors({PROJECT_ID: T})}
 
@@ -139,7 +140,59 @@ def test_the_baseline_day_the_request_starts_at_is_never_a_row(http_mocker: Http
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=state)
 
     # Then: one row, the first delivered day, with that day's own conversions (10 - 6)
-    assert [(m.record.data["day"], m.record.data["conversions"], m.record.data["visitors"]) for m in output.records] == [
+    assert [(m.record.data["day"], m.record.data["totals"], m.record.data["visitors"]) for m in output.records] == [
         ("2025-12-14", 4, 100),
     ]
     assert output.errors == []
+
+
+def test_a_ran_until_exactly_at_midnight_counts_as_the_day_before(http_mocker: HttpMocker) -> None:
+    # Given: the project's saved ran_until is 2025-12-18T00:00:00Z exactly, lookback 0: it ends 2025-12-17, so
+    # that is the first day to deliver and the request starts at the baseline day 2025-12-16. An experience
+    # that ran until exactly 2025-12-17T00:00Z had nothing on that day and costs no request.
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=midnight("2025-12-18"), goals=[CLICK_GOAL]),
+             an_experience(6, status="completed", start_time=T - 20 * DAY, end_time=midnight("2025-12-17"),
+                           ran_until=midnight("2025-12-17"), goals=[CLICK_GOAL])]
+        ).build(),
+    )
+    http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-12-16")).build(), a_daily_report_of(12))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-18"},
+             "parent_state": report_cursors({PROJECT_ID: midnight("2025-12-18")})}
+    config = ConfigBuilder().with_field("report_lookback_days", 0).build()
+
+    # When
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then
+    assert output.errors == []
+    assert {m.record.data["experience_id"] for m in output.records} == {5}
+
+
+def test_a_changed_report_time_zone_reads_every_day_again_with_one_warning(http_mocker: HttpMocker) -> None:
+    # Given: the cursor was counted at UTC+05:30; the config is now UTC: the saved days have other boundaries
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=T, goals=[CLICK_GOAL])]
+        ).build(),
+    )
+    http_mocker.post(daily_report(5, 12, "conversion_rate", midnight("2025-11-30")).build(), a_daily_report_of(12))
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-17"},
+             "parent_state": report_cursors({PROJECT_ID: T}, utc_offset=19800)}
+    config = ConfigBuilder().with_start_date("2025-12-01").build()
+
+    # When: from the day before the start date, as on a first sync
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then
+    assert output.errors == [] and len(output.records) == 2
+    warnings = [m.log.message for m in output.logs if "report time zone changed" in m.log.message]
+    assert warnings == [
+        "Stream 'daily_reports': the report time zone changed since the last sync (utc_offset 19800 seconds, now 0), so "
+        f"the days saved for project(s) {PROJECT_ID} have other boundaries: every report day of those projects is read "
+        "again, in the new zone."
+    ]
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({PROJECT_ID: T}, utc_offset=0)
