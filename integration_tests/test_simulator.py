@@ -682,8 +682,9 @@ def test_cli_serves_and_exits_cleanly(tmp_path):
 # --------------------------------------------------------------------------- projects
 BLOG = ACC + "/projects/200004"
 ALL_TYPES = {"project_type": ["web", "fullstack"]}
-# sha256 prefixes of the seed-7 records of 200002/200003 as generated before project 200004 existed
-PINNED = {200002: "763b64acd781bcaa", 200003: "1d7287cf21943787"}
+# sha256 prefixes of the seed-7 records of 200002/200003 (with every field the contract documents), which
+# project 200004 must not change
+PINNED = {200002: "e55719149c49c56e", 200003: "59c2d23e6c525645"}
 
 
 def _fingerprint(ds, pid):
@@ -873,7 +874,8 @@ def test_sections_for_mvt_experiences(fresh):
     mvt = fresh.dataset.add_experience(type="mvt", status="active")
     path = PRJ + f"/experiences/{mvt['id']}/sections"
     plain = call(fresh, "GET", path).json()["data"]
-    assert plain == [{"id": "A", "name": "Section A", "versions": [v["id"] for v in mvt["variations"]]}]
+    assert plain == [{"id": "A", "name": "Section A", "concurrency_key": f"{mvt['id']}-A-1",
+                      "versions": [v["id"] for v in mvt["variations"]]}]
     full = call(fresh, "GET", path, query="include[]=versions.changes").json()["data"][0]["versions"]
     assert [v["changes"] for v in full] == [v["changes"] for v in mvt["variations"]]
     assert call(fresh, "GET", path, query="include=versions").status_code == 422
