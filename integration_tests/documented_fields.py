@@ -23,7 +23,7 @@ STREAM_OBJECTS: Dict[str, str] = {
     "projects": "Project",
     "experiences": "Experience",
     "experience_details": "Experience",
-    "variations": "ExpandedExperienceVariationData",
+    "variations": "ExperienceVariation",
     "variation_changes": "ExperienceChange",
     "goals": "Goal",
     "audiences": "Audience",
@@ -60,12 +60,23 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def value_types(schema: Any) -> Types:
-    """The JSON types a (resolved) schema admits; ``None`` when it admits any.
+def _deref(schema: Any, root: Mapping[str, Any]) -> Any:
+    """``schema`` with its local ``$ref`` (``#/...`` into ``root``) replaced by the target, siblings kept."""
+    while isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target: Any = root
+        for step in schema["$ref"][2:].split("/"):
+            target = target[step.replace("~1", "/").replace("~0", "~")]
+        schema = {**target, **{key: value for key, value in schema.items() if key != "$ref"}}
+    return schema
+
+
+def value_types(schema: Any, root: Mapping[str, Any] = {}) -> Types:  # noqa: B006 (never mutated)
+    """The JSON types a schema admits; ``None`` when it admits any. ``root`` resolves its ``$ref``s.
 
     Reads ``type`` (a name or a list), OpenAPI's ``nullable``, ``const``/``enum`` and the alternatives
     of ``oneOf``/``anyOf``; an ``allOf`` admits what its constraining parts admit.
     """
+    schema = _deref(schema, root)
     if not isinstance(schema, Mapping):
         return None
     types: set = set()
@@ -80,12 +91,12 @@ def value_types(schema: Any) -> Types:
         types.update(_json_type(value) for value in schema["enum"])
     for key in ("oneOf", "anyOf"):
         if key in schema:
-            branches = [value_types(branch) for branch in schema[key]]
+            branches = [value_types(branch, root) for branch in schema[key]]
             if any(branch is None for branch in branches):
                 return None
             types.update(*branches)
     if not types:
-        parts = [value_types(part) for part in schema.get("allOf", [])]
+        parts = [value_types(part, root) for part in schema.get("allOf", [])]
         constraining = [part for part in parts if part is not None]
         if not constraining:
             return None
@@ -95,7 +106,7 @@ def value_types(schema: Any) -> Types:
     return frozenset(types)
 
 
-def properties(schema: Any) -> Dict[str, Types]:
+def properties(schema: Any, root: Mapping[str, Any] = {}) -> Dict[str, Types]:  # noqa: B006 (never mutated)
     """Top-level properties of an object schema and their types.
 
     Parts of an ``allOf`` describe the same value: a part that says nothing of a property's type (only
@@ -103,11 +114,12 @@ def properties(schema: Any) -> Dict[str, Types]:
     contradict each other (one says string, another object) both readings count. Alternatives of a
     ``oneOf``/``anyOf`` each may hold, so their types add up.
     """
+    schema = _deref(schema, root)
     if not isinstance(schema, Mapping):
         return {}
-    found = {name: value_types(sub) for name, sub in (schema.get("properties") or {}).items()}
+    found = {name: value_types(sub, root) for name, sub in (schema.get("properties") or {}).items()}
     for part in schema.get("allOf", []):
-        for name, types in properties(part).items():
+        for name, types in properties(part, root).items():
             known = found.get(name)
             if name not in found or known is None:
                 found[name] = types
@@ -115,7 +127,7 @@ def properties(schema: Any) -> Dict[str, Types]:
                 found[name] = (known & types) or (known | types)
     for key in ("oneOf", "anyOf"):
         for branch in schema.get(key, []):
-            for name, types in properties(branch).items():
+            for name, types in properties(branch, root).items():
                 if name not in found:
                     found[name] = types
                 elif found[name] is not None:
@@ -125,7 +137,8 @@ def properties(schema: Any) -> Dict[str, Types]:
 
 def documented_fields(stream: str) -> Dict[str, Types]:
     """The fields the spec documents for the stream's object, with their types."""
-    return properties(object_schema(STREAM_OBJECTS[stream]))
+    schema = object_schema(STREAM_OBJECTS[stream])
+    return properties(schema, schema)
 
 
 def declared_fields(schema: Mapping[str, Any]) -> Dict[str, Types]:

@@ -17,7 +17,8 @@ from typing import List, Optional, Set
 
 from .dataset import Dataset
 from .render import HISTORY_ID_STYLES
-from .routes import DAILY_TOTALS
+from .params import ERROR_FIELDS_KEYS
+from .routes import DAILY_TOTALS, SINGLE_OBJECTS
 from .server import ALLOWED_HOSTS, ConvertSimulator
 
 
@@ -50,6 +51,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="restrict the key to these projects (others: 403)")
     parser.add_argument("--experience-edits-in-project-history", action="store_true",
                         help="variation/change edits are also logged in the project history")
+    parser.add_argument("--single-objects", choices=SINGLE_OBJECTS, default="documented",
+                        help="single-object GETs: as each operation declares, all wrapped in {data}, or all bare")
+    parser.add_argument("--error-fields-key", choices=ERROR_FIELDS_KEYS, default="parameters",
+                        help="the key naming a 422's bad inputs")
     parser.add_argument("--config-out", help="write the connector config JSON here")
     args = parser.parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
@@ -61,7 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                            pagination_count=not args.no_count, random_503=args.random_503, seed=args.seed,
                            history_id_style=args.history_id_style, daily_totals=args.daily_totals,
                            vanished_experiences=args.vanish_experience, key_projects=args.key_projects,
-                           experience_edits_in_project_history=args.experience_edits_in_project_history)
+                           experience_edits_in_project_history=args.experience_edits_in_project_history,
+                           single_objects=args.single_objects, error_fields_key=args.error_fields_key)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
