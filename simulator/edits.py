@@ -135,7 +135,7 @@ class EditsMixin:
     def edit_variation_change(self, experience_id: int, change_id: Optional[int] = None,
                               **data: Any) -> Dict[str, Any]:
         """Merge ``data`` into one change's ``data`` (default change: the experience's first; default edit:
-        ``data.revision`` + 1); returns a copy of the change.
+        ``/* edit */`` appended to ``data.js``, a field every change type documents); returns a copy of the change.
 
         Logs ``change.update`` (object "change", object_id the change) in the experience's own history only;
         with ``experience_edits_in_project_history`` also ``experience.update`` in the project history.
@@ -148,7 +148,7 @@ class EditsMixin:
             if not found:
                 raise ValueError(f"experience {experience_id} has no change {change_id or ''}".rstrip())
             variation, change = found[0]
-            data = data or {"revision": int(change["data"].get("revision", 0)) + 1}
+            data = data or {"js": (change["data"].get("js") or "") + "/* edit */"}
             change["data"].update(data)
             event = self.add_experience_event(experience_id, "change", change["id"], "change.update",
                                               data={"variation_id": variation["id"], "changed_fields": ["data"]})

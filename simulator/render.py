@@ -115,13 +115,14 @@ def project(ctx: Context, record: Dict[str, Any], include: Iterable[str] = (), e
     return out
 
 
-def experience_stats(ctx: Context, exp: Dict[str, Any], goal_id: Optional[int]) -> Optional[Dict[str, Any]]:
+def experience_stats(ctx: Context, exp: Dict[str, Any], goal_id: Optional[int]) -> Dict[str, Any]:
     """Condensed stats for one goal (default the primary goal), as documented (``goal_id``, ``conversions``,
-    ``visitors``, ``variations_observed_results``); ``None`` for never-started experiences."""
+    ``visitors``, ``variations_observed_results``), with zeros for experiences that never started."""
     days = ctx.ds.run_days(exp)
     goal_id = goal_id if goal_id in (exp.get("goals") or []) else exp.get("primary_goal")
-    if not days or goal_id is None:
-        return None
+    if not days or goal_id is None:  # nothing observed yet: the documented object, with zeros
+        return {**({"goal_id": goal_id} if goal_id is not None else {}), "conversions": 0, "visitors": 0,
+                "variations_observed_results": []}
     goal = ctx.ds.find(ctx.pid, "goals", goal_id) or {}
     revenue_goal = goal.get("type") == "revenue"
     variations = exp.get("variations") or []
