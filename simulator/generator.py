@@ -113,7 +113,7 @@ def goal(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
         "selected_default": index < 2,
         "status": "archived" if index % 9 == 8 else "active",
         "type": gtype,
-        "triggering_rule": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "url_contains",
+        "triggering_rule": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "url",
                                                           "matching": {"match_type": "contains", "negated": False},
                                                           "value": f"/{slug(name)}"}]}]}]},
         "tracked": index % 5 != 4,
@@ -146,9 +146,9 @@ def audience(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
         "selected_default": False,
         "type": _AUDIENCE_TYPES[index % 3],
         "stats": {},
-        "rules": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "device_type",
-                                               "matching": {"match_type": "matches", "negated": False},
-                                               "value": "mobile"}]}]}]},
+        "rules": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "is_mobile",
+                                               "matching": {"match_type": "equals", "negated": False},
+                                               "value": True}]}]}]},
     }
 
 
