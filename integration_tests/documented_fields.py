@@ -164,7 +164,8 @@ def problems(stream: str, schema: Mapping[str, Any]) -> List[str]:
         if name not in declared:
             found.append(f"{stream}: documented field '{name}' is not declared")
         elif not admits(declared[name], documented):
-            found.append(f"{stream}: '{name}' declares {_names(declared[name])}, the spec documents {_names(documented)}")
+            found.append(f"{stream}: '{name}' declares {_names(declared[name])}, "
+                         f"the spec documents {_names(documented)}")
     return found
 
 
@@ -182,8 +183,9 @@ def docs_section() -> str:
     lines = [
         DOCS_START,
         "",
-        "| Stream | Primary key | Convert's object | Fields Convert documents | Other declared fields (the connector's own, or sent but not documented) |",
-        "| :----- | :---------- | :--------------- | :----------------------- | :---------------------------------------------------------------- |",
+        "| Stream | Primary key | Convert's object | Fields Convert documents "
+        "| Other declared fields (the connector's own, or sent but not documented) |",
+        "| :----- | :---------- | :--------------- | :----------------------- | :-------------------------------- |",
     ]
     for name in sorted(catalog):
         stream = catalog[name]
@@ -197,7 +199,8 @@ def docs_section() -> str:
             listed += "".join(f"; `{field}` as {where}" for field, where in sorted(elsewhere.items()))
             lines.append(f"| `{name}` | {_codes(key)} | `{STREAM_OBJECTS[name]}` | {listed} | {_codes(own)} |")
         else:
-            lines.append(f"| `{name}` | {_codes(key)} | not compared here | {_codes(declared)} (all declared fields) | |")
+            lines.append(f"| `{name}` | {_codes(key)} | not compared here "
+                         f"| {_codes(declared)} (all declared fields) | |")
     lines += ["", DOCS_END]
     return "\n".join(lines)
 
