@@ -4,8 +4,8 @@
 * two full refreshes of unchanged data return identical records, every field compared (a destination
   that keeps history, such as a dbt snapshot, must not see a new version of an unchanged row);
 * a second incremental sync continues from the state of the first;
-* every record of every project validates against its stream's declared schema, and carries the fields
-  Convert documents for its object (those the stream asks for);
+* every record of every project validates against its stream's declared schema, carries the fields
+  Convert documents for its object (those the stream asks for) and follows the contract's schema of it;
 * ``configured_catalog.json`` is the catalog discover offers.
 
 All run the connector's command line. After an intended change of the streams, the records or the
@@ -23,6 +23,7 @@ from jsonschema import Draft7Validator
 from integration_tests import regenerate
 from integration_tests.documented_fields import CARRIED_ELSEWHERE, STREAM_OBJECTS, documented_fields
 from integration_tests.harness import ConnectorRun, configured_catalog, load_schema, run_connector, stream_names
+from simulator.contract import object_validator
 from simulator import ConvertSimulator
 
 REGENERATE = ("If the change is intended, run `PYTHONPATH=. .venv/bin/python -m integration_tests.regenerate` "
@@ -126,6 +127,16 @@ def test_records_carry_the_documented_fields_their_stream_asks_for(full_refreshe
     assert not absent, f"{stream}: no record has {absent}"
     always_null = sorted(name for name in expected if all(record.get(name) is None for record in records))
     assert not always_null, f"{stream}: {always_null} null in every record"
+
+
+@pytest.mark.parametrize("stream", sorted(STREAM_OBJECTS))
+def test_records_follow_the_contracts_schema_of_their_object(full_refreshes: List[ConnectorRun], stream: str) -> None:
+    """Each record, the connector's own fields aside (the spec leaves objects open), is the object Convert
+    documents: every documented field it carries has the documented type and shape."""
+    validator = object_validator(STREAM_OBJECTS[stream])
+    invalid = [f"{list(error.absolute_path)}: {error.message:.200}"
+               for record in full_refreshes[0].records_of(stream) for error in validator.iter_errors(record)]
+    assert not invalid, f"{stream}: {len(invalid)} contract errors, e.g. {invalid[:3]}"
 
 
 def cursor_value(state: Mapping[str, Any], field: str) -> Optional[Any]:
