@@ -4,6 +4,8 @@
 * two full refreshes of unchanged data return identical records, every field compared (a destination
   that keeps history, such as a dbt snapshot, must not see a new version of an unchanged row);
 * a second incremental sync continues from the state of the first;
+* every record of every project validates against its stream's declared schema, carries the fields
+  Convert documents for its object (those the stream asks for) and follows the contract's schema of it;
 * ``configured_catalog.json`` is the catalog discover offers.
 
 All run the connector's command line. After an intended change of the streams, the records or the
@@ -16,8 +18,12 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
+from jsonschema import Draft7Validator
+
 from integration_tests import regenerate
-from integration_tests.harness import ConnectorRun, configured_catalog, run_connector
+from integration_tests.documented_fields import CARRIED_ELSEWHERE, STREAM_OBJECTS, documented_fields
+from integration_tests.harness import ConnectorRun, configured_catalog, load_schema, run_connector, stream_names
+from simulator.contract import object_validator
 from simulator import ConvertSimulator
 
 REGENERATE = ("If the change is intended, run `PYTHONPATH=. .venv/bin/python -m integration_tests.regenerate` "
@@ -86,6 +92,51 @@ def test_two_full_refreshes_return_identical_records(full_refreshes: List[Connec
     assert first, "the full refresh returned no records"
     found = differences(first, second, reference_catalog, sides=("first", "second"))
     assert not found, f"two full refreshes differ (first -> second):\n{found}"
+
+
+# Documented fields that Convert sends only on request (``include``), which these streams do not make.
+NOT_REQUESTED = {
+    "account": {"stats"},
+    "experiences": {"alerts", "audiences", "collaborators", "goals", "locations", "stats", "variations"},
+    "experience_details": {"alerts", "audiences", "collaborators"},
+    "goals": {"stats", "triggering_rule"},
+    "audiences": {"rules", "stats"},
+    "locations": {"rules", "stats", "trigger"},
+    "features": {"stats"},
+    "projects": {"default_audiences", "default_goals", "default_locations", "domains", "global_javascript", "stats"},
+}
+
+
+@pytest.mark.parametrize("stream", stream_names())
+def test_every_record_of_every_project_validates_against_its_declared_schema(full_refreshes: List[ConnectorRun],
+                                                                            stream: str) -> None:
+    records = full_refreshes[0].records_of(stream)
+    assert records, f"{stream}: the full refresh of every project read no record"
+    validator = Draft7Validator(load_schema(stream))
+    invalid = [f"{list(error.path)}: {error.message:.200}" for record in records for error in validator.iter_errors(record)]
+    assert not invalid, f"{stream}: {len(invalid)} schema errors, e.g. {invalid[:3]}"
+
+
+@pytest.mark.parametrize("stream", sorted(STREAM_OBJECTS))
+def test_records_carry_the_documented_fields_their_stream_asks_for(full_refreshes: List[ConnectorRun], stream: str) -> None:
+    """What makes the validation above meaningful: each documented field (except those Convert sends only on a
+    request the stream does not make) is in the stream's records, and not null in at least one."""
+    records = full_refreshes[0].records_of(stream)
+    expected = set(documented_fields(stream)) - set(CARRIED_ELSEWHERE.get(stream, {})) - NOT_REQUESTED.get(stream, set())
+    absent = sorted(name for name in expected if not any(name in record for record in records))
+    assert not absent, f"{stream}: no record has {absent}"
+    always_null = sorted(name for name in expected if all(record.get(name) is None for record in records))
+    assert not always_null, f"{stream}: {always_null} null in every record"
+
+
+@pytest.mark.parametrize("stream", sorted(STREAM_OBJECTS))
+def test_records_follow_the_contracts_schema_of_their_object(full_refreshes: List[ConnectorRun], stream: str) -> None:
+    """Each record, the connector's own fields aside (the spec leaves objects open), is the object Convert
+    documents: every documented field it carries has the documented type and shape."""
+    validator = object_validator(STREAM_OBJECTS[stream])
+    invalid = [f"{list(error.absolute_path)}: {error.message:.200}"
+               for record in full_refreshes[0].records_of(stream) for error in validator.iter_errors(record)]
+    assert not invalid, f"{stream}: {len(invalid)} contract errors, e.g. {invalid[:3]}"
 
 
 def cursor_value(state: Mapping[str, Any], field: str) -> Optional[Any]:

@@ -271,7 +271,7 @@ def changed(sim, first):
     edits = {
         "change": ds.edit_variation_change(paused["id"]),  # logged in the experience's own history only
         "mvt_change": ds.edit_variation_change(blog_mvt["id"]),
-        "report": ds.edit_report_settings(completed["id"], confidence_level=99, currency="EUR"),
+        "report": ds.edit_report_settings(completed["id"], campaigns=[{"name": "edited", "visitors_count": 99}]),
         "event": ds.add_experience_event(draft["id"], "variation", draft["variations"][0]["id"]),
     }
     # An archived experience edited: the project history names it (its objects are read although archived).
@@ -312,8 +312,8 @@ def test_an_incremental_sync_delivers_the_changed_objects_with_their_changes(sim
         assert not mismatches(got, want), (stream, mismatches(got, want))
     changes = keyed(run, "variation_changes")
     edited = next(key for key in changes if key[2] == edits["change"]["id"])
-    assert changes[edited]["data"] == edits["change"]["data"] and edits["change"]["data"]["revision"] == 1
-    assert keyed(run, "report_settings")[(ids["completed"],)]["confidence_level"] == 99
+    assert changes[edited]["data"] == edits["change"]["data"] and edits["change"]["data"]["js"].endswith("/* edit */")
+    assert keyed(run, "report_settings")[(ids["completed"],)]["campaigns"] == [{"name": "edited", "visitors_count": 99}]
     sections = keyed(run, "experience_sections")
     versions = [v for s in sections.values() if s["experience_id"] == ids["mvt"] for v in s["versions"]]
     assert edits["mvt_change"] in [c for v in versions for c in v["changes"]]

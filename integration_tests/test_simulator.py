@@ -772,9 +772,9 @@ def test_cli_serves_and_exits_cleanly(tmp_path):
 # --------------------------------------------------------------------------- projects
 BLOG = ACC + "/projects/200004"
 ALL_TYPES = {"project_type": ["web", "fullstack"]}
-# sha256 prefixes of the seed-7 records of 200002/200003 (the same whether project 200004 exists or not;
-# taken again when history events got the contract's fields)
-PINNED = {200002: "fc09254c0e8b640e", 200003: "dab37fa7d8531440"}
+# sha256 prefixes of the seed-7 records of 200002/200003 (with every field the contract documents), which
+# project 200004 must not change
+PINNED = {200002: "06b76e6c4a6481de", 200003: "e518dff40f61fa11"}
 
 
 def _fingerprint(ds, pid):
@@ -964,7 +964,8 @@ def test_sections_for_mvt_experiences(fresh):
     mvt = fresh.dataset.add_experience(type="mvt", status="active")
     path = PRJ + f"/experiences/{mvt['id']}/sections"
     plain = call(fresh, "GET", path).json()["data"]
-    assert plain == [{"id": "A", "name": "Section A", "versions": [v["id"] for v in mvt["variations"]]}]
+    assert plain == [{"id": "A", "name": "Section A", "concurrency_key": f"{mvt['id']}-A-1",
+                      "versions": [v["id"] for v in mvt["variations"]]}]
     full = call(fresh, "GET", path, query="include[]=versions.changes").json()["data"][0]["versions"]
     assert [v["changes"] for v in full] == [v["changes"] for v in mvt["variations"]]
     assert call(fresh, "GET", path, query="include=versions").status_code == 422

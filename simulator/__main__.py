@@ -19,7 +19,8 @@ from typing import List, Optional, Set
 
 from .dataset import Dataset
 from .render import HISTORY_ID_STYLES
-from .routes import DAILY_TOTALS
+from .params import ERROR_FIELDS_KEYS
+from .routes import DAILY_TOTALS, SINGLE_OBJECTS
 from .server import ALLOWED_HOSTS, ConvertSimulator
 from .signing import AUTH_TYPES, EXPIRES_HEADERS, SIGNED_URL_READINGS
 
@@ -59,6 +60,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="the header a signature's expiry is read from")
     parser.add_argument("--signed-url", choices=SIGNED_URL_READINGS, default=SIGNED_URL_READINGS[0],
                         help="whether a signature covers the query string")
+    parser.add_argument("--single-objects", choices=SINGLE_OBJECTS, default="documented",
+                        help="single-object GETs: as each operation declares, all wrapped in {data}, or all bare")
+    parser.add_argument("--error-fields-key", choices=ERROR_FIELDS_KEYS, default="parameters",
+                        help="the key naming a 422's bad inputs")
     parser.add_argument("--config-out", help="write the connector config JSON here")
     args = parser.parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
@@ -72,7 +77,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                            vanished_experiences=args.vanish_experience, key_projects=args.key_projects,
                            experience_edits_in_project_history=args.experience_edits_in_project_history,
                            key_auth_type=args.key_auth_type, expires_header=args.expires_header,
-                           signed_url=args.signed_url)
+                           signed_url=args.signed_url, single_objects=args.single_objects,
+                           error_fields_key=args.error_fields_key)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

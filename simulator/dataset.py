@@ -37,6 +37,10 @@ def local_day_start(timestamp: int, utc_offset: int = 0) -> int:
     return timestamp - (timestamp + utc_offset) % DAY
 
 
+# utm_campaign names the generated report settings draw on
+_CAMPAIGNS = ("spring_sale", "newsletter_march", "retargeting")
+
+
 class Dataset(ProjectsMixin, EditsMixin):
     """All data of account 100001. Hold ``lock`` while reading records from another thread.
 
@@ -196,6 +200,23 @@ class Dataset(ProjectsMixin, EditsMixin):
 
     def find(self, project_id: int, kind: str, object_id: int) -> Optional[Dict[str, Any]]:
         return self.store.get(project_id, {}).get(kind, {}).get(object_id)
+
+    def report_settings(self, project_id: int, exp: Dict[str, Any]) -> Dict[str, Any]:
+        """An experience's report settings as documented: ``{campaigns: [{name, visitors_count}],
+        custom_segments: [{id, name}]}``, a copy (hold ``lock``). Campaigns only for experiences that have
+        run; the segments are the project's audiences of type segmentation (at most two, rotating with the
+        experience id); ``edit_report_settings`` replaces either list."""
+        campaigns: List[Dict[str, Any]] = []
+        if (exp.get("start_time") or 0) > 0:
+            campaigns = [{"name": name, "visitors_count": 40 + (exp["id"] * (i + 3)) % 900}
+                         for i, name in enumerate(_CAMPAIGNS[: 1 + exp["id"] % len(_CAMPAIGNS)])]
+        segments = [a for a in self.records(project_id, "audiences") if a.get("type") == "segmentation"]
+        if segments:
+            first = exp["id"] % len(segments)
+            segments = (segments[first:] + segments[:first])[: min(2, len(segments))]
+        settings = {"campaigns": campaigns, "custom_segments": [{"id": a["id"], "name": a["name"]} for a in segments]}
+        settings.update(copy.deepcopy(self.report_settings_overrides.get(exp["id"], {})))
+        return settings
 
     def locate_experience(self, experience_id: int) -> Tuple[int, Dict[str, Any]]:
         """(project_id, live record) of an experience anywhere in the account; KeyError if unknown."""

@@ -27,6 +27,7 @@ class EditsMixin:
 
         def advance_days(self, n: int = 1) -> int: ...
         def locate_experience(self, experience_id: int) -> Tuple[int, Dict[str, Any]]: ...
+        def report_settings(self, project_id: int, exp: Dict[str, Any]) -> Dict[str, Any]: ...
         def max_history_timestamp(self) -> int: ...
         def update_experience(self, experience_id: int, **fields: Any) -> Dict[str, Any]: ...
         def update_object(self, kind: str, object_id: int, project_id: int = 0, **fields: Any) -> Dict[str, Any]: ...
@@ -140,7 +141,7 @@ class EditsMixin:
     def edit_variation_change(self, experience_id: int, change_id: Optional[int] = None,
                               **data: Any) -> Dict[str, Any]:
         """Merge ``data`` into one change's ``data`` (default change: the experience's first; default edit:
-        ``data.revision`` + 1); returns a copy of the change.
+        ``/* edit */`` appended to ``data.js``, a field every change type documents); returns a copy of the change.
 
         Logs ``change.update`` (object "change", object_id the change) in the experience's own history only;
         with ``experience_edits_in_project_history`` also ``experience.update`` in the project history.
@@ -153,7 +154,7 @@ class EditsMixin:
             if not found:
                 raise ValueError(f"experience {experience_id} has no change {change_id or ''}".rstrip())
             variation, change = found[0]
-            data = data or {"revision": int(change["data"].get("revision", 0)) + 1}
+            data = data or {"js": (change["data"].get("js") or "") + "/* edit */"}
             before = copy.deepcopy(change["data"])
             change["data"].update(data)
             event = self.add_experience_event(experience_id, "change", change["id"], "change.update",
@@ -163,18 +164,24 @@ class EditsMixin:
             return copy.deepcopy(change)
 
     def edit_report_settings(self, experience_id: int, **fields: Any) -> Dict[str, Any]:
-        """Change the experience's report settings (``GET .../report_settings`` answers them merged over its
-        defaults; default edit: ``confidence_level`` 95 -> 99, else 95); returns the overrides now in force.
+        """Change the experience's report settings (``campaigns`` and/or ``custom_segments``: ``GET
+        .../report_settings`` answers them in place of the generated ones; default edit: one more campaign,
+        "edited_campaign", with 7 visitors); returns the overrides now in force.
 
         Logs ``report.update`` (object "report", object_id the experience) in the experience's own history
         only; with ``experience_edits_in_project_history`` also ``experience.update`` in the project history.
         """
+        unknown = set(fields) - {"campaigns", "custom_segments"}
+        if unknown:
+            raise ValueError(f"report settings have only campaigns and custom_segments, not {sorted(unknown)}")
         with self.lock:
             pid, exp = self.locate_experience(experience_id)
-            overrides = self.report_settings_overrides.setdefault(experience_id, {})
             if not fields:
-                fields = {"confidence_level": 95 if overrides.get("confidence_level") == 99 else 99}
-            before = {field: copy.deepcopy(overrides.get(field)) for field in sorted(fields)}
+                current = self.report_settings(pid, exp)["campaigns"]
+                fields = {"campaigns": current + [{"name": "edited_campaign", "visitors_count": 7}]}
+            overrides = self.report_settings_overrides.setdefault(experience_id, {})
+            settings_before = self.report_settings(pid, exp)
+            before = {field: copy.deepcopy(settings_before[field]) for field in sorted(fields)}
             overrides.update(copy.deepcopy(fields))
             event = self.add_experience_event(experience_id, "report", experience_id, "report.update",
                                               data={"changed_fields": sorted(fields)},

@@ -68,13 +68,18 @@ def project(project_id: int, project_type: str, name: str, created_at: int, modi
         "status": status,
         "type": "own",
         "accessRole": "owner",
+        "owner_email": "ada.lovelace@example.com",
         "created_at": created_at,
         "modified_at": modified_at,
+        "updateMetadata": {"pendingChanges": {"data": False, "js": False},
+                           "lastInvalidation": {"js": modified_at, "data": modified_at},
+                           "nextInvalidation": {"js": None, "data": None}},
         "tracking_snippet": f'<script src="//cdn-4.convertexperiments.com/v1/js/{ACCOUNT_ID}-{project_id}.js"></script>',
         "settings": {"allow_crossdomain_tracking": False, "data_anonymization": True, "timezone": "UTC"},
         "reporting_settings": {"currency_symbol": "$", "stats_engine": "frequentist", "confidence_level": 95},
         "integrations_settings": {"google_analytics": {"enabled": project_type == "web"}},
-        "custom_domain": None,
+        "custom_domain": ({"domain": "blog.shop-example.com", "status": "active", "ownership_verification": None}
+                          if project_id == BLOG_PROJECT_ID else None),
         "environments": {"production": {"label": "Production", "is_default": True},
                          "staging": {"label": "Staging", "is_default": False}},
         "sdk_key": f"{ACCOUNT_ID}{project_id}fs" if project_type == "fullstack" else None,
@@ -108,11 +113,24 @@ def goal(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
         "selected_default": index < 2,
         "status": "archived" if index % 9 == 8 else "active",
         "type": gtype,
-        "triggering_rule": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "url_contains",
+        "triggering_rule": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "url",
                                                           "matching": {"match_type": "contains", "negated": False},
                                                           "value": f"/{slug(name)}"}]}]}]},
         "tracked": index % 5 != 4,
+        **({"settings": _GOAL_SETTINGS[gtype](name)} if gtype in _GOAL_SETTINGS else {}),
     }
+
+
+# The documented settings of each goal type that has settings.
+_GOAL_SETTINGS = {
+    "revenue": lambda name: {"triggering_type": "manual"},
+    "clicks_link": lambda name: {"href": f"https://www.shop-example.com/{slug(name)}"},
+    "submits_form": lambda name: {"action": f"/forms/{slug(name)}"},
+    "clicks_element": lambda name: {"selector": f"#{slug(name)}", "only_where_experience_runs": False},
+    "dom_interaction": lambda name: {"tracked_items": [{"selector": f".{slug(name)}", "event": "click"}]},
+    "scroll_percentage": lambda name: {"percentage": 50},
+    "ga_import": lambda name: {"ga_event": slug(name)},
+}
 
 
 def audience(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
@@ -128,9 +146,9 @@ def audience(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
         "selected_default": False,
         "type": _AUDIENCE_TYPES[index % 3],
         "stats": {},
-        "rules": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "device_type",
-                                               "matching": {"match_type": "matches", "negated": False},
-                                               "value": "mobile"}]}]}]},
+        "rules": {"OR": [{"AND": [{"OR_WHEN": [{"rule_type": "is_mobile",
+                                               "matching": {"match_type": "equals", "negated": False},
+                                               "value": True}]}]}]},
     }
 
 
@@ -161,8 +179,9 @@ def feature(ds: "Dataset", rng: random.Random, index: int) -> Dict[str, Any]:
         "key": slug(name),
         "status": "archived" if index % 6 == 5 else "active",
         "description": f"Feature flag for {name}",
-        "variables": [{"key": "enabled", "type": "boolean"}, {"key": "copy", "type": "string"}],
-        "stats": {"experiences_usage": 0},
+        "variables": [{"key": "enabled", "type": "boolean", "default_value": index % 2 == 0},
+                      {"key": "copy", "type": "string", "default_value": f"{name} copy"},
+                      {"key": "discount", "type": "float", "default_value": None if index % 3 else 0.15}],
     }
 
 
@@ -177,10 +196,11 @@ def _variations(ds: "Dataset", rng: random.Random, exp_key: str, exp_type: str, 
             for _ in range(rng.randint(1, 2)):
                 ctype = rng.choice(_CHANGE_TYPES)
                 data = ({"js": "document.title += ' (B)';"} if ctype == "customCode"
-                        else {"selector": "h1.hero", "css": "color:#0a6;"} if ctype == "defaultCode"
+                        else {"css": "h1.hero { color: #0a6; }", "js": None, "custom_js": ""} if ctype == "defaultCode"
                         else {"selector": "h1.hero", "page_url": "https://www.shop-example.com/",
                               "html": "<h1 class=\"hero\">Try it free</h1>"})
-                changes.append({"id": ds.new_id("changes"), "type": ctype, "data": data})
+                change_id = ds.new_id("changes")
+                changes.append({"id": change_id, "type": ctype, "data": data, "concurrency_key": f"c{change_id}-1"})
         out.append({
             "id": ds.new_id("variations"),
             "name": "Original" if i == 0 else f"Variation {i}",
@@ -189,9 +209,17 @@ def _variations(ds: "Dataset", rng: random.Random, exp_key: str, exp_type: str, 
             "traffic_distribution": shares[i],
             "key": f"{exp_key[:26]}-v{i}",
             "status": "running" if running else "stopped",
+            "concurrency_key": f"{exp_key[:20]}-v{i}-1",
             "changes": changes,
         })
     return out
+
+
+def _collaborator(ds: "Dataset", user_id: str, role: str, is_author: bool) -> Dict[str, Any]:
+    """An experience collaborator as documented: the account user's name, ``role``, ``user_id``, ``is_author``."""
+    user = next(u for u in ds.users_accesses if u["user_id"] == user_id)
+    return {"first_name": user["first_name"], "last_name": user["last_name"], "role": role, "user_id": user_id,
+            "is_author": is_author}
 
 
 def experience_times(rng: random.Random, status: str, now: int) -> tuple:
@@ -242,23 +270,29 @@ def experience(ds: "Dataset", rng: random.Random, project_id: int, status: str, 
         "url": "" if fullstack else f"https://www.shop-example.com/{slug(name, 40)}",
         "global_js": "" if serial % 7 else "window.__sim = true;",
         "global_css": "",
-        "settings": {"matching_options": {"audiences": "any", "locations": "any"}, "outliers": {"order_value": {}}},
-        "site_area": None,
+        "settings": {"matching_options": {"audiences": "any", "locations": "any"},
+                     "outliers": {"order_value": {"detection_type": "none"}}},
+        "site_area": None if serial % 11 else {"include": [{"rule_type": "url", "value": f"/{slug(name, 40)}",
+                                                            "matching": {"match_type": "contains", "negated": False}}],
+                                               "exclude": []},
         "integrations": [] if serial % 5 else [{"provider": "google_analytics", "enabled": True, "type": "ga4"}],
         "screenshots_info": [],
         "environment": "production",
         "environments": ["production"],
-        "customizations": [],
+        "customizations": [] if serial % 4 else [{"key": "max_visitors", "value": "5000"}],
         "multipage_pages": ([{"id": f"p{i}", "name": f"Step {i + 1}", "url": f"https://www.shop-example.com/step{i + 1}"}
                              for i in range(2)] if exp_type == "multipage" else []),
         "tags": rng.sample(tag_ids, k=min(len(tag_ids), rng.randint(0, 3))),
         "goals": goals,
         "audiences": rng.sample(audience_ids, k=min(len(audience_ids), rng.randint(0, 2))),
         "locations": [] if fullstack or not location_ids else rng.sample(location_ids, k=1),
-        "alerts": ([{"type": "srm", "level": "warning", "message": "Sample ratio mismatch detected"}]
+        "alerts": ([{"code": "no_conversions_tracked", "title": "No conversions tracked",
+                     "description": "No goal of this experience has converted yet."}]
                    if status == "active" and serial % 6 == 0 else []),
-        "collaborators": [{"user_id": u, "role": rng.choice(_ROLES[:3])}
-                          for u in rng.sample(users, k=min(len(users), rng.randint(1, 2)))] if users else [],
+        "collaborators": [_collaborator(ds, u, rng.choice(_ROLES[:3]), i == 0)
+                          for i, u in enumerate(rng.sample(users, k=min(len(users), rng.randint(1, 2))))]
+                         if users else [],
+        "concurrency_key": f"{exp_id}-{serial}",
         "variations": _variations(ds, rng, key, exp_type, status == "active"),
     }
 
@@ -280,7 +314,10 @@ def hypothesis(ds: "Dataset", rng: random.Random, project_id: int, index: int) -
         "start_date": _date(start),
         "end_date": None if index % 3 == 0 else _date(start + rng.randint(7, 60) * DAY),
         "summary": f"Summary of hypothesis {index + 1}",
+        "description": None if index % 5 == 4 else f"Why we believe hypothesis {index + 1} holds, and how to test it.",
+        "files": _files(f"hypotheses/{index + 1}", index % 3),
         "created_at": created,
+        "updated_at": created + (index * 7919) % (ds.now - created),
         "created_by": _person(index),
         "prioritization_score_type": "PIE",
         "prioritization_score_attributes": attrs,
@@ -299,13 +336,41 @@ def knowledge_base(ds: "Dataset", rng: random.Random, project_id: int, index: in
         "summary": f"What we learned about the {topic.lower()}",
         "created_by": _person(index + 1),
         "updated_at": _ts_between(rng, ds.now - 300 * DAY, ds.now - 60),
+        **_knowledge_details(ds, project_id, index, topic),
         "tags": rng.sample(list(ds.store[project_id]["tags"]), k=min(len(ds.store[project_id]["tags"]), rng.randint(0, 2))),
+    }
+
+
+def _files(folder: str, count: int) -> List[Dict[str, Any]]:
+    """Attached files as documented: ``key``, ``name`` and (read-only) ``url``."""
+    return [{"key": f"{folder}/file-{i + 1}.png", "name": f"Screenshot {i + 1}.png",
+             "url": f"https://cdn.example.com/{folder}/file-{i + 1}.png"} for i in range(count)]
+
+
+def _knowledge_details(ds: "Dataset", project_id: int, index: int, topic: str) -> Dict[str, Any]:
+    """The documented fields of a knowledge base entry beyond its summary, from their own random stream
+    (so the rest of the generated account stays as it was)."""
+    rng = random.Random(f"{ds.seed}:knowledge:{project_id}:{index}")
+    start = ds.now - rng.randint(60, 400) * DAY
+    attrs = {"potential": rng.randint(1, 5), "importance": rng.randint(1, 5), "ease": rng.randint(1, 5)}
+    experiences = sorted(ds.store[project_id]["experiences"])
+    return {
+        "url": None if index % 4 == 3 else f"https://www.shop-example.com/{slug(topic)}",
+        "objective": f"Learn what moves the {topic.lower()}",
+        "start_date": _date(start),
+        "end_date": None if index % 3 == 0 else _date(start + rng.randint(7, 50) * DAY),
+        "prioritization_score_type": None if index % 5 == 4 else "PIE",
+        "prioritization_score_attributes": None if index % 5 == 4 else attrs,
+        "experiences": rng.sample(experiences, k=min(len(experiences), rng.randint(0, 2))),
+        "description": f"Notes on the {topic.lower()}: what we tried and what we saw.",
+        "files": _files(f"knowledge-bases/{project_id}-{index + 1}", index % 2),
     }
 
 
 def observation(ds: "Dataset", rng: random.Random, project_id: int, index: int) -> Dict[str, Any]:
     topic = rng.choice(_NOUNS)
     oid = ds.new_id("observations")
+    created = _ts_between(rng, ds.now - 400 * DAY, ds.now - 60)
     return {
         "id": oid,
         "name": f"Observation {index + 1:02d}: {topic.lower()} drop-off",
@@ -314,8 +379,10 @@ def observation(ds: "Dataset", rng: random.Random, project_id: int, index: int) 
         "status": "archived" if index % 8 == 7 else "active",
         "url": f"https://www.shop-example.com/{slug(topic)}",
         "created_by": _person(index + 2),
-        "created_at": _ts_between(rng, ds.now - 400 * DAY, ds.now - 60),
+        "created_at": created,
+        "updated_at": created + (oid * 3571) % (ds.now - created),
         "images": [] if index % 3 else [{"name": f"shot-{oid}.png", "url": f"https://cdn.example.com/obs/{oid}.png"}],
+        "files": _files(f"observations/{oid}", (index + 1) % 3),
         "tags": rng.sample(list(ds.store[project_id]["tags"]), k=min(len(ds.store[project_id]["tags"]), rng.randint(0, 2))),
     }
 

@@ -6,8 +6,14 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 
+# The spec contradicts itself on the key naming a 422's bad inputs: its ``ErrorData`` schema says ``fields``,
+# its one example says ``parameters``. The simulator answers either (``Api(error_fields_key=...)``).
+ERROR_FIELDS_KEYS = ("parameters", "fields")
+
+
 class ApiError(Exception):
-    """An error answer. 422s use ``{"code","message":[...],"parameters":[...]}``; others ``{"code","message"}``."""
+    """An error answer. 422s use ``{"code","message":[...],"parameters":[...]}`` (or ``fields``, see
+    ``ERROR_FIELDS_KEYS``); others ``{"code","message"}``."""
 
     def __init__(self, status: int, message: str, parameter: Optional[str] = None) -> None:
         super().__init__(message)
@@ -15,9 +21,9 @@ class ApiError(Exception):
         self.message = message
         self.parameter = parameter
 
-    def payload(self) -> Dict[str, Any]:
+    def payload(self, fields_key: str = "parameters") -> Dict[str, Any]:
         if self.status == 422:
-            return {"code": 422, "message": [self.message], "parameters": [self.parameter] if self.parameter else []}
+            return {"code": 422, "message": [self.message], fields_key: [self.parameter] if self.parameter else []}
         return {"code": self.status, "message": self.message}
 
 

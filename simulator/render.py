@@ -14,22 +14,24 @@ from . import reports
 from .dataset import Dataset
 
 DEFAULT_FIELDS: Dict[str, tuple] = {
-    "projects": ("id", "account_id", "name", "project_type", "status", "type", "accessRole", "created_at",
-                 "modified_at", "tracking_snippet", "settings", "reporting_settings", "integrations_settings",
-                 "custom_domain", "environments", "sdk_key"),
+    "projects": ("id", "account_id", "name", "project_type", "status", "type", "accessRole", "owner_email",
+                 "created_at", "modified_at", "updateMetadata", "tracking_snippet", "settings", "reporting_settings",
+                 "integrations_settings", "custom_domain", "environments", "sdk_key"),
     "experiences": ("id", "project", "name", "key", "description", "objective", "type", "status", "start_time",
                     "end_time", "primary_goal", "traffic_distribution", "version", "url", "global_js", "global_css",
                     "settings", "site_area", "integrations", "screenshots_info", "environment", "environments",
-                    "customizations", "multipage_pages", "tags"),
-    "goals": ("id", "name", "key", "description", "is_system", "selected_default", "status", "type"),
+                    "customizations", "multipage_pages", "tags", "concurrency_key"),
+    "goals": ("id", "name", "key", "description", "is_system", "selected_default", "status", "type", "settings"),
     "locations": ("id", "name", "description", "status", "preset", "selected_default", "stats"),
     "audiences": ("id", "name", "description", "status", "preset", "selected_default", "type", "stats"),
     "hypotheses": ("id", "name", "url", "project", "prioritization_score", "objective", "status", "start_date",
-                   "end_date", "summary", "created_at", "created_by", "prioritization_score_type",
-                   "prioritization_score_attributes", "experiences", "tags"),
-    "knowledge-bases": ("id", "name", "project", "status", "summary", "created_by", "updated_at", "tags"),
+                   "end_date", "summary", "description", "files", "created_at", "updated_at", "created_by",
+                   "prioritization_score_type", "prioritization_score_attributes", "experiences", "tags"),
+    "knowledge-bases": ("id", "name", "project", "status", "summary", "url", "objective", "start_date", "end_date",
+                        "prioritization_score_type", "prioritization_score_attributes", "experiences",
+                        "description", "files", "created_by", "updated_at", "tags"),
     "observations": ("id", "name", "description", "project", "status", "url", "created_by", "created_at",
-                     "images", "tags"),
+                     "updated_at", "images", "files", "tags"),
     "features": ("id", "name", "key", "status", "description", "variables"),
     "tags": ("id", "name", "description"),
     "domains": ("id", "url", "code_installed"),
@@ -42,7 +44,8 @@ HISTORY_FIELDS = ("event", "info", "changes", "method", "object", "object_id", "
 # fallbacks: "objectId" {"objectId": "1"}; "object_mapping" {"object": {"type": "experience", "id": "1"}};
 # "typed" {"experience_id": "1"}; "none" {"object": "experience"} (no id of the changed object anywhere).
 HISTORY_ID_STYLES = ("object_id", "objectId", "object_mapping", "typed", "none")
-VARIATION_FIELDS = ("id", "name", "description", "is_baseline", "traffic_distribution", "key", "status")
+VARIATION_FIELDS = ("id", "name", "description", "is_baseline", "traffic_distribution", "key", "status",
+                    "concurrency_key")
 _REF_KIND = {"goals": "goals", "audiences": "audiences", "locations": "locations", "tags": "tags",
              "default_goals": "goals", "default_audiences": "audiences", "default_locations": "locations"}
 
@@ -113,24 +116,34 @@ def project(ctx: Context, record: Dict[str, Any], include: Iterable[str] = (), e
     return out
 
 
-def experience_stats(ctx: Context, exp: Dict[str, Any], goal_id: Optional[int]) -> Optional[Dict[str, Any]]:
-    """Condensed stats for one goal (default the primary goal); ``None`` for never-started experiences."""
+def experience_stats(ctx: Context, exp: Dict[str, Any], goal_id: Optional[int]) -> Dict[str, Any]:
+    """Condensed stats for one goal (default the primary goal), as documented (``goal_id``, ``conversions``,
+    ``visitors``, ``variations_observed_results``), with zeros for experiences that never started."""
     days = ctx.ds.run_days(exp)
     goal_id = goal_id if goal_id in (exp.get("goals") or []) else exp.get("primary_goal")
-    if not days or goal_id is None:
-        return None
+    if not days or goal_id is None:  # nothing observed yet: the documented object, with zeros
+        return {**({"goal_id": goal_id} if goal_id is not None else {}), "conversions": 0, "visitors": 0,
+                "variations_observed_results": []}
     goal = ctx.ds.find(ctx.pid, "goals", goal_id) or {}
     revenue_goal = goal.get("type") == "revenue"
     variations = exp.get("variations") or []
     totals = {v["id"]: ctx.model.totals(exp["id"], v, goal_id, revenue_goal, days) for v in variations}
     base = next((totals[v["id"]] for v in variations if v["is_baseline"]), reports.ZERO)
-    others = [totals[v["id"]] for v in variations if not v["is_baseline"]]
-    best = max(others, key=lambda t: reports.change(base, t) or 0.0, default=base)
-    visitors = sum(t.visitors for t in totals.values())
-    conversions = sum(t.conversions for t in totals.values())
-    return {"goal_id": goal_id, "visitors": visitors, "conversions": conversions,
-            "conversion_rate": reports.rate(conversions, visitors),
-            "improvement": reports.change(base, best) or 0.0, "confidence": reports.confidence(base, best)}
+    observed = []
+    for variation in variations:
+        own = totals[variation["id"]]
+        improvement = 0.0 if variation["is_baseline"] else (reports.change(base, own) or 0.0)
+        chance = 50.0 if variation["is_baseline"] else reports.confidence(base, own)
+        result = ("noChange" if variation["is_baseline"] else "winner" if chance >= 95 and improvement > 0
+                  else "losing" if chance >= 95 else "notConcluded")
+        observed.append({
+            "variation_id": variation["id"], "improvement": improvement, "probability_beat_control": chance,
+            "test_result": result,
+            "revenue_per_visitor": reports.per_visitor(own.revenue, own.visitors),
+            "mab_allocation": variation["traffic_distribution"],
+        })
+    return {"goal_id": goal_id, "visitors": sum(t.visitors for t in totals.values()),
+            "conversions": sum(t.conversions for t in totals.values()), "variations_observed_results": observed}
 
 
 def experience(ctx: Context, exp: Dict[str, Any], include: Iterable[str] = (), expand: Iterable[str] = (),
@@ -177,7 +190,8 @@ def record(ctx: Context, kind: str, rec: Dict[str, Any], include: Iterable[str] 
         if "triggering_rule" in include:
             out["triggering_rule"] = copy.deepcopy(rec.get("triggering_rule"))
         if "stats" in include:
-            out["stats"] = {"experiences_usage": ctx.usage("goals")[rec["id"]]}
+            out["stats"] = {"conversions_last_48h": rec.get("conversions_last_48h", 0),
+                            "times_used": ctx.usage("goals")[rec["id"]]}
     elif kind in ("locations", "audiences"):
         for field in ("rules", "trigger"):
             if field in include and field in rec:
@@ -185,7 +199,7 @@ def record(ctx: Context, kind: str, rec: Dict[str, Any], include: Iterable[str] 
         if "stats.experiences_usage" in include:
             out["stats"] = {"experiences_usage": ctx.usage(kind)[rec["id"]]}
     elif kind == "features" and "stats" in include:
-        out["stats"] = copy.deepcopy(rec.get("stats", {}))
+        out["stats"] = {"times_used": rec.get("times_used", 0)}
     if "project" in expand:
         out["project"] = plain(ctx, "projects", ctx.ds.projects[rec["project"]])
     if "tags" in expand:

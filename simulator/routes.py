@@ -1,13 +1,17 @@
 """HTTP-independent Convert API v2 handlers: route matching and the response of every endpoint.
 
 Options (see ``Api.__init__``): ``daily_totals`` (how daily-report ``totals`` read), ``vanished_experiences``
-(ids whose per-experience paths answer 404 while still listed) and ``key_projects`` (a key restricted to
-some projects: other projects are hidden from the list and their paths answer 403).
+(ids whose per-experience paths answer 404 while still listed), ``key_projects`` (a key restricted to
+some projects: other projects are hidden from the list and their paths answer 403), and the two readings
+of what the spec contradicts: ``single_objects`` (single-object GETs bare or wrapped in ``{data}``) and
+``error_fields_key`` (a 422 names its bad inputs under ``parameters`` or ``fields``).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -31,6 +35,10 @@ _EXP = _PRJ + r"/experiences/(?P<e>\d+)"
 DAILY_METRICS = reports.DAILY_METRICS
 AGG_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor")
 DAILY_TOTALS = ("day", "running", "broken")
+# Single-object GETs: "documented" answers each as its operation declares (project, experience and the
+# other objects bare; account details and report settings wrapped in ``{data}``), "wrapped" every one
+# in ``{data}``, "bare" every one bare (the spec declares both shapes for single objects).
+SINGLE_OBJECTS = ("documented", "wrapped", "bare")
 _SECTION_OPTIONS = ("versions", "versions.changes")
 # single-object GET: allowed include / expand query values
 _GET_INCLUDE = {"experiences": listing.EXPERIENCE_INCLUDE, "goals": ("triggering_rule", "stats"),
@@ -56,15 +64,19 @@ class Api:
 
     def __init__(self, dataset: Dataset, pagination_count: bool = True, history_id_style: str = "object_id",
                  daily_totals: str = "day", vanished_experiences: Optional[Iterable[int]] = None,
-                 key_projects: Optional[Iterable[int]] = None) -> None:
+                 key_projects: Optional[Iterable[int]] = None, single_objects: str = "documented",
+                 error_fields_key: str = "parameters") -> None:
         """``daily_totals``: see ``daily_report``. ``vanished_experiences``: a live set of experience ids
         answering 404 on every per-experience path (they stay in lists). ``key_projects``: None (all
-        projects) or the only project ids the key may see."""
+        projects) or the only project ids the key may see. ``single_objects``: see ``SINGLE_OBJECTS``.
+        ``error_fields_key``: see ``params.ERROR_FIELDS_KEYS``."""
         if history_id_style not in render.HISTORY_ID_STYLES:
             raise ValueError(f"unknown history_id_style {history_id_style!r}; "
                              f"expected one of {', '.join(render.HISTORY_ID_STYLES)}")
         self.ds = dataset
         self.daily_totals = daily_totals
+        self.single_objects = single_objects
+        self.error_fields_key = error_fields_key
         self.vanished_experiences: Set[int] = set(vanished_experiences or ())
         self.key_projects: Optional[Set[int]] = None if key_projects is None else set(key_projects)
         self.model = reports.ReportModel(dataset.seed)
@@ -98,12 +110,37 @@ class Api:
             raise ValueError(f"unknown daily_totals {value!r}; expected one of {', '.join(DAILY_TOTALS)}")
         self._daily_totals = value
 
+    @property
+    def single_objects(self) -> str:
+        return self._single_objects
+
+    @single_objects.setter
+    def single_objects(self, value: str) -> None:
+        if value not in SINGLE_OBJECTS:
+            raise ValueError(f"unknown single_objects {value!r}; expected one of {', '.join(SINGLE_OBJECTS)}")
+        self._single_objects = value
+
+    @property
+    def error_fields_key(self) -> str:
+        return self._error_fields_key
+
+    @error_fields_key.setter
+    def error_fields_key(self, value: str) -> None:
+        if value not in P.ERROR_FIELDS_KEYS:
+            raise ValueError(f"unknown error_fields_key {value!r}; expected one of {', '.join(P.ERROR_FIELDS_KEYS)}")
+        self._error_fields_key = value
+
     def handle(self, req: ApiRequest) -> Response:
         """Answer one request; errors come back as Convert-shaped bodies."""
         try:
             return self._dispatch(req)
         except P.ApiError as err:
-            return err.status, err.payload()
+            return err.status, err.payload(self._error_fields_key)
+
+    def _single(self, obj: Dict[str, Any], documented_wrapped: bool) -> Dict[str, Any]:
+        """One object as a single-object GET answers it under ``single_objects``."""
+        wrapped = {"documented": documented_wrapped, "wrapped": True, "bare": False}[self._single_objects]
+        return {"data": obj} if wrapped else obj
 
     def _dispatch(self, req: ApiRequest) -> Response:
         if not req.path.startswith(PREFIX + "/"):
@@ -163,7 +200,7 @@ class Api:
                                     "billing", "limitsAndCapabilities")}
         if "stats" in include:
             data["stats"] = dict(acc["stats"], projects_count=len(self.ds.projects))
-        return 200, {"data": _copy(data)}
+        return 200, self._single(_copy(data), documented_wrapped=True)
 
     def users_accesses(self, req: ApiRequest) -> Response:
         expand = P.query_array(req.query, "expand", ("accesses.project",))
@@ -191,7 +228,8 @@ class Api:
     def get_project(self, req: ApiRequest, p: int) -> Response:
         include = P.query_array(req.query, "include", listing.PROJECT_INCLUDE)
         expand = P.query_array(req.query, "expand", listing.PROJECT_EXPAND)
-        return 200, render.project(Context(self.ds, self.model, p), self.ds.projects[p], include, expand)
+        return 200, self._single(render.project(Context(self.ds, self.model, p), self.ds.projects[p], include, expand),
+                                 documented_wrapped=False)
 
     def sdk_keys(self, req: ApiRequest, p: int) -> Response:
         return 200, {"data": _copy(self.ds.sdk_keys.get(p, []))}
@@ -217,8 +255,8 @@ class Api:
             raise P.ApiError(404, f"{c.rstrip('s').replace('-', ' ').capitalize()} not found")
         ctx = Context(self.ds, self.model, p)
         if c == "experiences":
-            return 200, render.experience(ctx, rec, include, expand)
-        return 200, render.record(ctx, c, rec, include, expand)
+            return 200, self._single(render.experience(ctx, rec, include, expand), documented_wrapped=False)
+        return 200, self._single(render.record(ctx, c, rec, include, expand), documented_wrapped=False)
 
     # ------------------------------------------------------------------ per experience
     def experience_history(self, req: ApiRequest, p: int, e: str) -> Response:
@@ -233,13 +271,15 @@ class Api:
 
     def sections(self, req: ApiRequest, p: int, e: str) -> Response:
         """MVT sections (``sections.py``: stored for generated MVT experiences, else one section "A" whose
-        versions mirror the variations); ``[]`` for other types."""
+        versions mirror the variations); ``[]`` for other types. Answered as the spec declares:
+        ``{data, concurrency_key}`` (a digest of the sections as stored)."""
         include = P.query_array(req.query, "include", _SECTION_OPTIONS)
         expand = P.query_array(req.query, "expand", _SECTION_OPTIONS)
         exp = self._experience(p, e)
         if exp.get("type") != "mvt":
-            return 200, {"data": []}
-        return 200, {"data": mvt.sections(self.ds, exp, set(include) | set(expand))}
+            return 200, {"data": [], "concurrency_key": _digest([])}
+        return 200, {"data": mvt.sections(self.ds, exp, set(include) | set(expand)),
+                     "concurrency_key": _digest(mvt.sections(self.ds, exp, set(_SECTION_OPTIONS)))}
 
     # ------------------------------------------------------------------ reports
     def _report_days(self, exp: Dict[str, Any], body: Dict[str, Any]) -> Tuple[int, List[int], List[int]]:
@@ -257,12 +297,10 @@ class Api:
         return goal.get("type") == "revenue"
 
     def report_settings(self, req: ApiRequest, p: int, e: str) -> Response:
+        """``{data: {campaigns: [{name, visitors_count}], custom_segments: [{id, name}]}}``, as documented
+        (``Dataset.report_settings``)."""
         exp = self._experience(p, e)
-        settings = {"experience_id": exp["id"], "primary_goal": exp.get("primary_goal"), "utc_offset": 0,
-                    "stats_engine": "frequentist", "confidence_level": 95, "currency": "USD",
-                    "outliers": {"order_value": {"min": None, "max": None}}, "exclude_weekends": False}
-        settings.update(self.ds.report_settings_overrides.get(exp["id"], {}))
-        return 200, {"data": settings}
+        return 200, self._single(self.ds.report_settings(p, exp), documented_wrapped=True)
 
     def aggregated_report(self, req: ApiRequest, p: int, e: str) -> Response:
         exp = self._experience(p, e)
@@ -383,3 +421,8 @@ class Api:
 
 def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
+
+
+def _digest(value: Any) -> str:
+    """A stable hash of a JSON value (a ``concurrency_key``)."""
+    return hashlib.sha1(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()[:16]

@@ -1,6 +1,6 @@
 """Multivariate (MVT) experiences and their sections: deterministic, stored per experience.
 
-Convert's sections (reference section 4.1): ``id`` (1-2 characters), ``name`` and ``versions`` (ids, or
+Convert's sections: ``id`` (1-2 characters), ``name``, ``concurrency_key`` and ``versions`` (ids, or
 objects ``{id, name, changes, variations}`` with ``include``/``expand`` ``versions``; the versions'
 ``changes`` as ids, or as change objects with ``versions.changes``).
 
@@ -72,7 +72,7 @@ def sections(ds: "Dataset", exp: Dict[str, Any], wanted: Iterable[str]) -> List[
         stored = [{"id": "A", "name": "Section A",
                    "versions": [{"id": v, "name": variations[v]["name"], "variations": [v]} for v in variations]}]
         if not wanted:
-            return [{"id": "A", "name": "Section A", "versions": list(variations)}]
+            return [{"id": "A", "name": "Section A", "concurrency_key": f"{exp['id']}-A-1", "versions": list(variations)}]
     out = []
     for section in stored:
         versions: List[Any] = []
@@ -84,7 +84,8 @@ def sections(ds: "Dataset", exp: Dict[str, Any], wanted: Iterable[str]) -> List[
             versions.append({"id": version["id"], "name": version["name"], "variations": list(version["variations"]),
                              "changes": copy.deepcopy(changes) if "versions.changes" in wanted
                              else [change["id"] for change in changes]})
-        out.append({"id": section["id"], "name": section["name"], "versions": versions})
+        out.append({"id": section["id"], "name": section["name"], "concurrency_key": f"{exp['id']}-{section['id']}-1",
+                    "versions": versions})
     return out
 
 

@@ -18,12 +18,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from .dataset import Dataset
 from .faults import RANDOM_503, Fault, FaultSet
 from .generator import ACCOUNT_ID, WEB_PROJECT_ID
+from . import params as P
 from .routes import Api, ApiRequest
 from .signing import (
     AUTH_TYPES,
@@ -65,6 +66,7 @@ class RequestLog:
     raw_query: str = ""
     auth_error: Optional[str] = field(default=None)
     auth_method: str = ""  # the method the request used: "requestSigning", "secretKey" or "" (none)
+    response: Any = None  # the JSON body answered (None when it was not JSON or nothing was answered)
 
 
 class _Server(ThreadingHTTPServer):
@@ -180,6 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             # commit the log before the client can see the outcome, so tests never race it
             log.status = reply.status if reply is not None else 0
+            log.response = reply.payload if reply is not None else None
             log.ended = time.time()
             sim._exit(log)
         if reply is None:
@@ -219,15 +222,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             if fault.kind != "slow":
                 answer = fault.response()
+                try:
+                    payload = json.loads(answer["body"])
+                except ValueError:
+                    payload = None
                 return _Reply(answer["status"], answer["body"].encode("utf-8"), answer["content_type"],
-                              answer["headers"])
+                              answer["headers"], payload)
         body: Optional[Dict[str, Any]] = None
         if self.command == "POST" and text:
             if not is_compact_json(text):
-                return _Reply.json(422, {"code": 422, "parameters": ["body"],
-                                         "message": ["body must be compact JSON as produced by JSON.stringify"]})
+                error = P.ApiError(422, "body must be compact JSON as produced by JSON.stringify", "body")
+                return _Reply.json(422, error.payload(sim.api.error_fields_key))
             body = log.body
         status, payload = sim.api.handle(ApiRequest(self.command, log.path, log.query, body))
+        if sim.answer_hook is not None:
+            payload = sim.answer_hook(self.command, log.path, status, payload)
         return _Reply.json(status, payload)
 
 
@@ -250,10 +259,12 @@ class _Reply:
     body: bytes
     content_type: str = "application/json"
     headers: Dict[str, str] = field(default_factory=dict)
+    payload: Any = None
 
     @classmethod
     def json(cls, status: int, payload: Any) -> "_Reply":
-        return cls(status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        return cls(status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                   payload=payload)
 
 
 class ConvertSimulator:
@@ -265,7 +276,9 @@ class ConvertSimulator:
                  host: str = "127.0.0.1", history_id_style: str = "object_id", daily_totals: str = "day",
                  vanished_experiences: Optional[Iterable[int]] = None, key_projects: Optional[Iterable[int]] = None,
                  experience_edits_in_project_history: bool = False, key_auth_type: str = REQUEST_SIGNING,
-                 expires_header: str = "Expires", signed_url: str = WITH_QUERY) -> None:
+                 expires_header: str = "Expires", signed_url: str = WITH_QUERY, single_objects: str = "documented",
+                 error_fields_key: str = "parameters",
+                 answer_hook: Optional[Callable[[str, str, int, Any], Any]] = None) -> None:
         """``history_id_style`` names the changed object's id in change-history records (see
         ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same.
 
@@ -283,6 +296,11 @@ class ConvertSimulator:
         contract's prose) or "Expire" (its security scheme). ``signed_url``: "with_query" (default, the
         URL exactly as received) or "without_query", what a signature covers. All three are also
         attributes, read per request.
+        The spec's contradictions, each served either way: ``single_objects`` ("documented", "wrapped" or
+        "bare": single-object GETs, see ``routes.SINGLE_OBJECTS``) and ``error_fields_key`` ("parameters"
+        or "fields": the key naming a 422's bad inputs). ``answer_hook(method, path, status, body)``, when
+        set, returns the body to send instead of the API's answer (for tests that need an answer off the
+        contract). All three are also mutable attributes.
         """
         if key_auth_type not in AUTH_TYPES:
             raise ValueError(f"key_auth_type must be one of {AUTH_TYPES}, got {key_auth_type!r}")
@@ -299,7 +317,9 @@ class ConvertSimulator:
         self.host = "127.0.0.1" if host == "localhost" else host
         self._port = port
         self.api = Api(self.dataset, pagination_count=pagination_count, history_id_style=history_id_style,
-                       daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects)
+                       daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects,
+                       single_objects=single_objects, error_fields_key=error_fields_key)
+        self.answer_hook = answer_hook
         if experience_edits_in_project_history:
             self.dataset.experience_edits_in_project_history = True
         self.faults = FaultSet(random_503=random_503, seed=seed)
@@ -446,6 +466,22 @@ class ConvertSimulator:
     @experience_edits_in_project_history.setter
     def experience_edits_in_project_history(self, value: bool) -> None:
         self.dataset.experience_edits_in_project_history = bool(value)
+
+    @property
+    def single_objects(self) -> str:
+        return self.api.single_objects
+
+    @single_objects.setter
+    def single_objects(self, value: str) -> None:
+        self.api.single_objects = value
+
+    @property
+    def error_fields_key(self) -> str:
+        return self.api.error_fields_key
+
+    @error_fields_key.setter
+    def error_fields_key(self, value: str) -> None:
+        self.api.error_fields_key = value
 
     @property
     def in_flight(self) -> int:

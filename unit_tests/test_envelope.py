@@ -57,6 +57,25 @@ def test_a_json_body_without_data_is_malformed_and_says_what_it_found(content, f
     assert found in str(raised.value)
 
 
+def test_a_single_object_may_come_bare_or_wrapped():
+    settings = {"campaigns": [{"name": "spring_sale", "visitors_count": 3}], "custom_segments": []}
+    import json
+
+    assert envelope_data(response(json.dumps(settings).encode()), single_object=True) == settings
+    assert envelope_data(response(json.dumps({"data": settings}).encode()), single_object=True) == settings
+    with pytest.raises(MalformedResponse, match="no 'data' field"):  # a list call never takes a bare object
+        envelope_data(response(json.dumps(settings).encode()))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{}", b'{"code":500,"message":"busy"}', b'{"code":422,"message":["x"],"fields":["goal"]}', b"[]", b'"x"'],
+)
+def test_an_empty_or_error_shaped_body_is_never_taken_for_a_bare_object(content):
+    with pytest.raises(MalformedResponse, match="no 'data' field"):
+        envelope_data(response(content), single_object=True)
+
+
 @pytest.mark.parametrize("data", [b"null", b"[]", b"{}", b'{"id":1}'])
 def test_data_is_returned_as_it_is(data):
     import json

@@ -56,3 +56,17 @@ def test_data_that_is_neither_a_list_nor_an_object_fails_the_stream(content, kin
     with pytest.raises(AirbyteTracedException) as raised:
         extract(content)
     assert raised.value.message == f"Stream 'goals': 'data' is a {kind}, expected a list or an object."
+
+
+def test_a_single_object_stream_reads_a_bare_object_as_its_record():
+    extractor = ConvertDataExtractor(parameters={"name": "account", "single_object": True})
+    bare = b'{"id":100001,"name":"Acme","accountType":"main"}'
+    assert list(extractor.extract_records(response(bare))) == [{"id": 100001, "name": "Acme", "accountType": "main"}]
+    assert list(extractor.extract_records(response(b'{"data":{"id":100001}}'))) == [{"id": 100001}]
+    with pytest.raises(AirbyteTracedException, match="no 'data' field"):  # an error-shaped 200 is no object
+        list(extractor.extract_records(response(b'{"code":500,"message":"busy"}')))
+
+
+def test_a_list_stream_never_takes_a_bare_object_for_a_record():
+    with pytest.raises(AirbyteTracedException, match="no 'data' field"):
+        extract(b'{"id":7,"name":"Shop"}')

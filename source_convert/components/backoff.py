@@ -186,6 +186,7 @@ class ConvertErrorHandler(DefaultErrorHandler):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         self._stream = str((parameters or {}).get("name") or "?")
+        self._single_object = bool((parameters or {}).get("single_object"))  # a bare object is an answer too
         # (account, project, experience) already warned about as missing; shared by the stream's threads.
         self._missing_experiences: Set[Tuple[Optional[str], Optional[str], str]] = set()
         self._missing_lock = threading.Lock()
@@ -266,7 +267,7 @@ class ConvertErrorHandler(DefaultErrorHandler):
         if response.status_code == 204:
             return SUCCESS_RESOLUTION
         try:
-            envelope_data(response)
+            envelope_data(response, self._single_object)
         except MalformedResponse as error:
             return ErrorResolution(
                 response_action=ResponseAction.RETRY,

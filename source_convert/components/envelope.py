@@ -1,5 +1,9 @@
 """Convert's response envelope: ``{"data": ..., "extra": {"pagination": {"items_count": N}}}``.
 
+A single-object GET is documented both ways (bare for most objects, wrapped in ``data`` for others):
+where the caller says the answer is one object, a bare object is that object; an error-shaped body
+(only ``code``/``message``/``fields``/``parameters``) or an empty one never is.
+
 The body is parsed once per response, so the error handler, the extractor and the paginator share one
 parse. The parse is kept in a module-level ``WeakKeyDictionary`` keyed by the response (under a lock),
 not on the ``requests.Response`` itself: the CDK reads a stream's partitions and pages in several
@@ -115,9 +119,18 @@ def _parse(response: requests.Response, content: bytes) -> Any:
         ) from error
 
 
-def envelope_data(response: requests.Response) -> Any:
-    """Return ``data`` of the envelope, or raise ``MalformedResponse`` when it is missing."""
+# The keys of Convert's error body (ErrorData; a 422 names its inputs under either of the last two).
+_ERROR_KEYS = frozenset({"code", "message", "fields", "parameters"})
+
+
+def envelope_data(response: requests.Response, single_object: bool = False) -> Any:
+    """Return ``data`` of the envelope, or raise ``MalformedResponse`` when it is missing.
+
+    ``single_object``: the answer is one object, which Convert may send bare: a JSON object without
+    ``data`` is then the object itself (unless it is empty or shaped like an error)."""
     body = parsed_body(response)
+    if single_object and isinstance(body, dict) and "data" not in body and body and not set(body) <= _ERROR_KEYS:
+        return body
     if not isinstance(body, dict) or "data" not in body:
         keys = sorted(body)[:5] if isinstance(body, dict) else type(body).__name__
         raise MalformedResponse(

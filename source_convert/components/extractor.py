@@ -19,17 +19,19 @@ class ConvertDataExtractor(RecordExtractor):
     """Yields the records under ``data`` (a list, or one object); a body without ``data`` fails the stream.
 
     Records are never dropped silently: a 200 whose body is not the envelope raises an error that
-    names the request, instead of looking like an empty page.
+    names the request, instead of looking like an empty page. A stream whose parameters say
+    ``single_object`` reads one object, which is also accepted bare (the spec declares both shapes).
     """
 
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream = str((parameters or {}).get("name", "?"))
+        self._single_object = bool((parameters or {}).get("single_object"))
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         try:
-            data = envelope_data(response)
+            data = envelope_data(response, self._single_object)
         except MalformedResponse as error:
             raise AirbyteTracedException(
                 message=f"Stream '{self._stream}': {error}. No records were skipped; the sync stops here.",

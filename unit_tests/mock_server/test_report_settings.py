@@ -1,11 +1,14 @@
-"""report_settings: one GET per experience (``.../experiences/{id}/report_settings``, answered as
-``{"data": {...}}``), the experiences taken from the project's experience list; later syncs ask only the
+"""report_settings: one GET per experience (``.../experiences/{id}/report_settings``, documented as
+``{"data": {"campaigns": [...], "custom_segments": [...]}}``; a bare object is read the same, since the
+spec declares single objects both ways), the experiences taken from the project's experience list; later syncs ask only the
 experiences the change history names and those that can still change. A 404 for one experience is a
 deleted experience; a 404 for every one is a path that does not exist, and fails the stream loudly."""
 
+import json
+
 from airbyte_cdk.models import FailureType, Level, SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.mock_http.response_builder import FieldPath
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
 from unit_tests.mock_server.config import ACCOUNT_ID, PROJECT_ID, ConfigBuilder
 from unit_tests.mock_server.experience_objects import (
@@ -33,26 +36,48 @@ def warnings_of(output) -> list:
 
 
 def test_a_first_sync_reads_the_settings_of_every_experience_once(http_mocker: HttpMocker) -> None:
-    # Given: two experiences (one archived: every status is listed)
+    # Given: two experiences (one archived: every status is listed), each with its campaigns and segments
     given_the_newest_event(http_mocker, _NEWEST)
     given_the_index(http_mocker, [an_indexed_experience(31), an_indexed_experience(32, status="archived")])
-    http_mocker.get(settings_of(31), an_object_response(_STREAM, experience_id=31, confidence_level=95))
-    http_mocker.get(settings_of(32), an_object_response(_STREAM, experience_id=32, confidence_level=99))
+    campaigns_31 = [{"name": "spring_sale", "visitors_count": 412}, {"name": "retargeting", "visitors_count": 9}]
+    http_mocker.get(settings_of(31), an_object_response(_STREAM, campaigns=campaigns_31))
+    http_mocker.get(settings_of(32), an_object_response(_STREAM, campaigns=[], custom_segments=[]))
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
 
-    # Then: one record per experience, with the experience, the project and the display cursor
+    # Then: one record per experience, what Convert answered plus the experience, the project and the
+    # display cursor
     assert output.errors == []
     records = sorted((message.record.data for message in output.records), key=lambda record: record["experience_id"])
-    assert [(r["experience_id"], r["project_id"], r["confidence_level"], r["changed_at"]) for r in records] == [
-        (31, int(PROJECT_ID), 95, _NEWEST), (32, int(PROJECT_ID), 99, _NEWEST),
+    assert [(r["experience_id"], r["project_id"], r["changed_at"]) for r in records] == [
+        (31, int(PROJECT_ID), _NEWEST), (32, int(PROJECT_ID), _NEWEST),
     ]
-    assert records[0]["outliers"] == {"order_value": {"min": None, "max": None}}
+    assert records[0]["campaigns"] == campaigns_31
+    assert records[0]["custom_segments"] == [{"id": 800003, "name": "Returning buyers"}]
+    assert (records[1]["campaigns"], records[1]["custom_segments"]) == ([], [])
     state = stream_state(output, _STREAM)
     assert state["parent_state"]["object_changes"]["states"] == [
         {"partition": {"project_id": PROJECT_ID}, "cursor": {"timestamp": str(_NEWEST)}}
     ]
+
+
+def test_settings_answered_bare_are_read_like_wrapped_ones(http_mocker: HttpMocker) -> None:
+    # Given: 31 answers the documented {data: {...}}, 32 the same object bare
+    given_the_newest_event(http_mocker, _NEWEST)
+    given_the_index(http_mocker, [an_indexed_experience(31), an_indexed_experience(32)])
+    http_mocker.get(settings_of(31), an_object_response(_STREAM))
+    bare = {"campaigns": [{"name": "newsletter_march", "visitors_count": 5}], "custom_segments": []}
+    http_mocker.get(settings_of(32), HttpResponse(json.dumps(bare), 200))
+
+    # When
+    output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
+
+    # Then: both arrive, each as Convert described it
+    assert output.errors == []
+    records = {message.record.data["experience_id"]: message.record.data for message in output.records}
+    assert records[31]["campaigns"] == [{"name": "spring_sale", "visitors_count": 412}]
+    assert (records[32]["campaigns"], records[32]["custom_segments"]) == (bare["campaigns"], [])
 
 
 def test_a_later_sync_asks_only_the_named_and_the_editable_experiences(http_mocker: HttpMocker) -> None:
@@ -67,7 +92,7 @@ def test_a_later_sync_asks_only_the_named_and_the_editable_experiences(http_mock
         an_indexed_experience(12, status="deleted"),
     ])
     for experience_id in (4, 9, 10):
-        http_mocker.get(settings_of(experience_id), an_object_response(_STREAM, experience_id=experience_id))
+        http_mocker.get(settings_of(experience_id), an_object_response(_STREAM))
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=changed_list_state_of(_SAVED))
@@ -83,7 +108,7 @@ def test_an_experience_named_but_no_longer_listed_is_still_asked(http_mocker: Ht
     given_the_experience_events(http_mocker, [a_change_event(52, _NEWEST, "experience", 7)])
     given_the_index(http_mocker, [an_indexed_experience(9, status="active")])
     http_mocker.get(settings_of(7), an_error_response(404, "Experience not found"))
-    http_mocker.get(settings_of(9), an_object_response(_STREAM, experience_id=9))
+    http_mocker.get(settings_of(9), an_object_response(_STREAM))
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental, state=changed_list_state_of(_SAVED))
@@ -103,7 +128,7 @@ def test_an_experience_deleted_during_the_sync_is_skipped_with_one_warning(http_
     given_the_index(http_mocker, [an_indexed_experience(5), an_indexed_experience(6), an_indexed_experience(7)])
     http_mocker.get(settings_of(5), an_error_response(404, "Experience not found"))
     for experience_id in (6, 7):
-        http_mocker.get(settings_of(experience_id), an_object_response(_STREAM, experience_id=experience_id))
+        http_mocker.get(settings_of(experience_id), an_object_response(_STREAM))
 
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
