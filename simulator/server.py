@@ -234,7 +234,8 @@ class ConvertSimulator:
                  pagination_count: bool = True, random_503: float = 0.0, seed: int = 0,
                  host: str = "127.0.0.1", history_id_style: str = "object_id", daily_totals: str = "day",
                  vanished_experiences: Optional[Iterable[int]] = None, key_projects: Optional[Iterable[int]] = None,
-                 experience_edits_in_project_history: bool = False) -> None:
+                 experience_edits_in_project_history: bool = False, ignore_segments: bool = False,
+                 report_metrics: str = "full") -> None:
         """``history_id_style`` names the changed object's id in change-history records (see
         ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same.
 
@@ -245,6 +246,7 @@ class ConvertSimulator:
         projects (list filtered, other projects' paths answer 403). ``experience_edits_in_project_history``:
         True makes ``Dataset.edit_variation*`` also log in the project history. All four are also mutable
         attributes of the simulator.
+        ``ignore_segments`` and ``report_metrics`` (attributes of ``api``): see ``Api.aggregated_report``.
         """
         if host not in ALLOWED_HOSTS:
             raise ValueError(f"refusing to bind {host!r}: only {', '.join(ALLOWED_HOSTS)} are allowed")
@@ -254,7 +256,8 @@ class ConvertSimulator:
         self.host = "127.0.0.1" if host == "localhost" else host
         self._port = port
         self.api = Api(self.dataset, pagination_count=pagination_count, history_id_style=history_id_style,
-                       daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects)
+                       daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects,
+                       ignore_segments=ignore_segments, report_metrics=report_metrics)
         if experience_edits_in_project_history:
             self.dataset.experience_edits_in_project_history = True
         self.faults = FaultSet(random_503=random_503, seed=seed)
