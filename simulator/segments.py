@@ -77,7 +77,9 @@ def split(totals: Totals, seed: int, exp_id: int, var_id: int, dimension: str,
           parts: Sequence[str]) -> Dict[str, Totals]:
     """One variation's numbers per part of ``dimension``; they add up to ``totals`` exactly."""
     index = DIMENSIONS.index(dimension)
-    weights = [1 + _hash(seed, exp_id, var_id, index, i, 43) % 9 for i in range(len(parts))]
+    # Mostly the experience's mix, a little each variation's own (so segment results differ by variation).
+    weights = [10 * (1 + _hash(seed, exp_id, index, i, 43) % 9) + _hash(seed, exp_id, var_id, index, i, 44) % 4
+               for i in range(len(parts))]
     columns = [_split(totals.visitors, weights), _split(totals.conversions, weights),
                _split(int(round(totals.revenue * 100)), weights), _split(totals.products, weights)]
     return {part: Totals(columns[0][i], columns[1][i], columns[2][i] / 100, columns[3][i])
