@@ -106,7 +106,8 @@ def discovered():
                                                      "observations", "features", "tags", "domains", "change_history")],
         # experience ids are system-wide (documented); variations are keyed by their experience
         ("experiences", ["id"]), ("experience_details", ["id"]), ("variations", ["experience_id", "id"]),
-        ("aggregated_reports", ["experience_id", "goal_id", "variation_id"]),
+        ("aggregated_reports", ["experience_id", "goal_id", "variation_id", "metric"]),
+        ("segment_reports", ["experience_id", "goal_id", "variation_id", "metric", "segment_type", "segment_value"]),
         ("daily_reports", ["experience_id", "goal_id", "variation_id", "day", "metric"]),
         ("projects", ["id"]),
     ],
