@@ -272,7 +272,7 @@ class Api:
         settings["campaigns"] = [{"name": name, "visitors_count": 10 + reports.noise(self.model.seed, exp["id"], i)}
                                  for i, name in enumerate(segs.campaigns_of(self.model.seed, exp["id"]))]
         settings["custom_segments"] = [{"id": audience_id, "name": self.ds.store[p]["audiences"][audience_id]["name"]}
-                                       for audience_id in self._segmentation_audiences(p)]
+                                       for audience_id in self.segmentation_audiences(p)]
         settings.update(self.ds.report_settings_overrides.get(exp["id"], {}))
         return 200, {"data": settings}
 
@@ -296,7 +296,7 @@ class Api:
             if goal_id not in exp_goals:
                 raise P.invalid("goals", f"[{i}] is not a goal of experience {exp['id']}")
         variations = exp.get("variations") or []
-        segment_ids = self._segmentation_audiences(p)
+        segment_ids = self.segmentation_audiences(p)
         report_data = []
         if run:
             for goal_id in goals if goals is not None else exp_goals:
@@ -362,7 +362,7 @@ class Api:
                 checked[dimension] = values
         return checked
 
-    def _segmentation_audiences(self, pid: int) -> List[int]:
+    def segmentation_audiences(self, pid: int) -> List[int]:
         """The project's audiences of type segmentation (the custom segments a report can filter by)."""
         return sorted(a["id"] for a in self.ds.store[pid]["audiences"].values() if a.get("type") == "segmentation")
 
