@@ -476,3 +476,31 @@ def test_a_report_of_another_shape_stops_the_sync_with_one_clear_error(fresh_sim
     assert "Traceback" not in message and "Traceback" not in run.stderr
     assert all("AirbyteTracedException(" in e["message"] for e in run.errors if e is not failures[0]), "not a crash"
     assert sim.key_secret not in run.stdout + run.stderr
+
+
+# ----------------------------------------------------------------------------- what Convert may send instead
+def test_a_report_without_metrics_gives_the_deprecated_numbers_with_one_warning():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=6), report_metrics="deprecated_only") as sim:
+        run = read(sim, ["aggregated_reports"])
+        expected = expected_aggregated(sim, 0, started(sim.dataset))
+    got = aggregated_by_key(run.records_of("aggregated_reports"))
+    conversion = {key: row for key, row in got.items() if key[3] == "conversion_rate"}
+    assert conversion and {key[3] for key in got} == set(METRICS[:3])
+    for key, row in conversion.items():
+        truth = expected[key]
+        assert (row["visitors"], row["metric_total"]) == (truth["visitors"], truth["metric_total"])
+        assert row["metric_value"] == pytest.approx(truth["metric_value"], abs=1e-6)  # from a percentage, 4 decimals
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert len([w for w in warnings if "has no metrics[]" in w]) == 1
+
+
+def test_an_unknown_metric_type_and_statistic_arrive_with_one_warning_each():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=6), report_metrics="with_unknown") as sim:
+        run = read(sim, ["aggregated_reports"])
+        known = expected_aggregated(sim, 0, started(sim.dataset))
+    got = aggregated_by_key(run.records_of("aggregated_reports"))
+    unknown = {key for key in got if key[3] == statistics.UNKNOWN_METRIC}
+    assert unknown and set(got) - unknown == set(known)
+    assert all(got[key]["additional_statistics"] == {statistics.UNKNOWN_STATISTIC: 1.5} for key in known)
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert len([w for w in warnings if "does not know" in w]) == 2
