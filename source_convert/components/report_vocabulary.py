@@ -35,17 +35,15 @@ SEGMENT_VALUES: Dict[str, Tuple[str, ...]] = {
 # the unfiltered visitors.
 SPLITTING_DIMENSIONS: Tuple[str, ...] = ("visitor_types", "sources", "browsers")
 # Values no visitor has two of: two of them both holding every visitor means the filter was ignored.
+# (Every country code is one too: see ``exclusive``. Campaigns and custom segments can overlap.)
 EXCLUSIVE_VALUES: Dict[str, FrozenSet[str]] = {
     "browsers": frozenset(SEGMENT_VALUES["browsers"]),
     "visitor_types": frozenset(SEGMENT_VALUES["visitor_types"]),
     "sources": frozenset(SEGMENT_VALUES["sources"]),
-    "devices": frozenset(("desktop", "iPhone", "other_phones", "iPad", "other_tablets")),
-    "countries": frozenset(),  # every country code: see ``exclusive``
+    "devices": frozenset(("desktop", "iPhone", "other_phones", "iPad", "other_tablets")),  # not all_phones, all_tablets
 }
 
 
 def exclusive(dimension: str, value: str) -> bool:
     """Whether a visitor in ``value`` of ``dimension`` is in no other exclusive value of it."""
-    if dimension == "countries":
-        return True
-    return value in EXCLUSIVE_VALUES.get(dimension, frozenset())
+    return dimension == "countries" or value in EXCLUSIVE_VALUES.get(dimension, frozenset())
