@@ -16,6 +16,7 @@ import pytest
 
 from integration_tests.harness import ConnectorRun, configured_catalog, experience_of, report_requests, run_connector
 from integration_tests.test_reports import aggregated_by_key, assert_rows_are, expected_aggregated, started
+from integration_tests.test_simulator import PRJ, call
 from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset
 from simulator import segments as model
 from source_convert.components.report_vocabulary import METRICS, SEGMENT_DIMENSIONS, SEGMENT_VALUES
@@ -151,3 +152,24 @@ def test_a_convert_that_ignores_the_filter_fails_the_sync_naming_the_dimension(d
     assert run.records_of("segment_reports") == []
     messages = " ".join(error["message"] for error in run.errors)
     assert f"segment dimension '{dimension}'" in messages and "Convert ignored the segments filter" in messages
+
+
+def test_the_simulator_honours_the_goals_metrics_and_segments_filters(sim):
+    exp = next(e for e in started(sim.dataset) if len(e["goals"]) > 1)
+    path = PRJ + f"/experiences/{exp['id']}/aggregated_report"
+    whole = call(sim, "POST", path, {}).json()["data"]
+    assert whole["stats_methodology"] in ("frequentist", "bayesian")
+    goal = exp["goals"][1]
+    narrowed = call(sim, "POST", path, {"goals": [goal], "metrics": ["conversion_rate"]}).json()["data"]
+    assert [g["goal_id"] for g in narrowed["reportData"]] == [goal]
+    assert all([m["metric_type"] for m in v["metrics"]] == ["conversion_rate"] for v in narrowed["reportData"][0]["variations"])
+    visitors = {v["id"]: v["visitors"] for v in whole["reportData"][0]["variations"]}
+    parts = [call(sim, "POST", path, {"segments": {"visitor_types": [value]}}).json()["data"] for value in ("new", "returning")]
+    both = call(sim, "POST", path, {"segments": {"visitor_types": ["new", "returning"]}}).json()["data"]
+    for variation in whole["reportData"][0]["variations"]:
+        split = [next(v["visitors"] for v in part["reportData"][0]["variations"] if v["id"] == variation["id"]) for part in parts]
+        assert sum(split) == visitors[variation["id"]] and all(0 < n < visitors[variation["id"]] for n in split)
+    assert both["reportData"] == whole["reportData"], "values of one dimension are OR-ed"
+    assert call(sim, "POST", path, {"segments": {"browsers": ["netscape"]}}).status_code == 422
+    assert call(sim, "POST", path, {"segments": {"os": ["linux"]}}).status_code == 422
+    assert call(sim, "POST", path, {"metrics": ["avg_revenue_per_visitor"]}).status_code == 422, "the daily name is not the aggregated one"
