@@ -333,8 +333,9 @@ class Api:
             "conversion_data": {
                 "conversions": t.conversions,
                 "conversion_rate": reports.rate(t.conversions, t.visitors),
-                "conversion_rate_change": None if baseline else reports.change(base, t),
-                "confidence": None if baseline else reports.confidence(base, t),
+                # numbers, not null, as published (the baseline: no change, no confidence)
+                "conversion_rate_change": 0.0 if baseline else reports.change(base, t),
+                "confidence": 0.0 if baseline else reports.confidence(base, t),
             },
             "revenue_data": {"total_revenue": t.revenue, "revenue_per_visitor": reports.per_visitor(t.revenue, t.visitors)},
             "products_data": {"total_products": t.products},
