@@ -21,6 +21,10 @@ Minimum requests (computed from the simulator's dataset, never constants; see ``
 and ``incremental_minimum``) count a prerequisite that several streams share once, as one client
 reading every stream together would; the connector's request groups are the rows, so a prerequisite
 the connector makes more than once shows as more requests than the minimum in its own row.
+segment_reports (``--report-segments``, default visitor_types and campaigns) costs one filtered report
+per experience read and segment value (row ``segment_reports``), shares the unfiltered report with
+aggregated_reports (row ``aggregated_reports``: one per experience for both), and with campaigns or
+custom_segments one report settings GET per experience (row ``report_settings``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bench.run import (DAILY_METRICS, LIST_KINDS, PAGE, Measured, SimProcess, Workdir, _env, connector_command,
                        measure, pages, table)
+from source_convert.components.report_vocabulary import SEGMENT_VALUES
 
 ACCOUNT = "-"  # the "project" of account-level requests
 DAY = 86400
@@ -54,7 +59,7 @@ SAME_PAGES = {"variation_changes": "variations"}
 MODELLED_STREAMS = ("account", "collaborators", "projects", "experiences", "experience_details", "variations",
                     "variation_changes", "goals", "audiences", "locations", "hypotheses", "knowledge_bases",
                     "observations", "features", "tags", "domains", "change_history", "aggregated_reports",
-                    "daily_reports")
+                    "segment_reports", "daily_reports")
 NEWEST_EVENT = "newest history event"
 STARTED = "started experiences"
 PROJECTS_LIST = "projects list"
@@ -68,8 +73,9 @@ def request_group(kind: str) -> str:
     """The connector's request group of one detailed endpoint kind (``simproc.detailed_kind``)."""
     if kind == "projects":
         return PROJECTS_LIST
-    if kind in ("account", "aggregated_report", "daily_report"):
-        return {"account": "account", "aggregated_report": "aggregated_reports", "daily_report": "daily_reports"}[kind]
+    if kind in ("account", "aggregated_report", "aggregated_report:segments", "daily_report"):
+        return {"account": "account", "aggregated_report": "aggregated_reports", "daily_report": "daily_reports",
+                "aggregated_report:segments": "segment_reports"}[kind]
     if kind == "users_accesses":
         return "collaborators"
     if not kind.startswith("list:"):
@@ -131,8 +137,38 @@ def _daily_requests(experience: Mapping[str, Any], metrics: Sequence[str]) -> in
     return experience["goals"] * ("conversion_rate" in metrics) + experience["revenue_goals"] * revenue_metrics
 
 
+def segment_values(experience: Mapping[str, Any], segments: Mapping[str, Any]) -> int:
+    """segment_reports' filtered reports for one experience: one per value of each configured dimension (the
+    published enums, the configured countries, the campaigns and custom segments its report settings name)."""
+    counts = {dimension: len(values) for dimension, values in SEGMENT_VALUES.items()}
+    counts.update(countries=len(segments.get("report_segment_countries") or []),
+                  campaigns=experience["campaigns"], custom_segments=experience["custom_segments"])
+    return sum(counts[dimension] for dimension in segments.get("report_segments") or [])
+
+
+def _report_minimum(minimum: Dict[str, Dict[str, int]], project: str, read: Sequence[Mapping[str, Any]],
+                    streams: Sequence[str], metrics: Sequence[str], segments: Mapping[str, Any]) -> None:
+    """The report requests for the experiences ``read``: one aggregated report each (shared by aggregated_reports
+    and segment_reports), the daily reports, and segment_reports' filtered reports plus one report settings GET
+    each when campaigns or custom_segments are configured."""
+    segmented = "segment_reports" in streams and bool(segments.get("report_segments"))
+    if "aggregated_reports" in streams or segmented:
+        _add(minimum, "aggregated_reports", project, len(read))
+    if "daily_reports" in streams:
+        _add(minimum, "daily_reports", project, sum(_daily_requests(e, metrics) for e in read))
+    if segmented:
+        _add(minimum, "segment_reports", project, sum(segment_values(e, segments) for e in read))
+        if {"campaigns", "custom_segments"} & set(segments["report_segments"]):
+            _add(minimum, "report_settings", project, len(read))
+
+
+def _reads_reports(streams: Sequence[str], segments: Mapping[str, Any]) -> bool:
+    return any(stream in streams for stream in ("aggregated_reports", "daily_reports")) or (
+        "segment_reports" in streams and bool(segments.get("report_segments")))
+
+
 def first_sync_minimum(facts: Mapping[str, Any], streams: Sequence[str],
-                       metrics: Sequence[str] = DAILY_METRICS) -> Dict[str, Dict[str, int]]:
+                       metrics: Sequence[str] = DAILY_METRICS, segments: Mapping[str, Any] = {}) -> Dict[str, Dict[str, int]]:
     """{group: {project: fewest requests}} for a first sync of ``streams`` with project_id "*".
 
     The account-level requests (``_account_minimum``); per project: every list ceil(N/50) (an empty one costs one; variation_changes reads the pages of
@@ -149,12 +185,9 @@ def first_sync_minimum(facts: Mapping[str, Any], streams: Sequence[str],
         if any(stream in streams for stream in ("experiences", "experience_details", "variations", "variation_changes",
                                                  "goals", "audiences", "locations")):
             _add(minimum, NEWEST_EVENT, project, 1)
-        if any(stream in streams for stream in ("aggregated_reports", "daily_reports")):
+        if _reads_reports(streams, segments):
             _add(minimum, STARTED, project, pages(pf["report_experiences"]))
-        if "aggregated_reports" in streams:
-            _add(minimum, "aggregated_reports", project, len(pf["started"]))
-        if "daily_reports" in streams:
-            _add(minimum, "daily_reports", project, sum(_daily_requests(e, metrics) for e in pf["started"]))
+        _report_minimum(minimum, project, pf["started"], streams, metrics, segments)
     return minimum
 
 
@@ -165,7 +198,8 @@ def _newest_first_pages(newer: int, total: int) -> int:
 
 
 def incremental_minimum(before: Mapping[str, Any], after: Mapping[str, Any], streams: Sequence[str],
-                        lookback_days: int, metrics: Sequence[str] = DAILY_METRICS) -> Dict[str, Dict[str, int]]:
+                        lookback_days: int, metrics: Sequence[str] = DAILY_METRICS,
+                        segments: Mapping[str, Any] = {}) -> Dict[str, Dict[str, int]]:
     """{group: {project: fewest requests}} for an incremental sync of ``streams`` after a first sync of
     the data in ``before``, on the data in ``after``. Cursors are those a first sync saves: the newest
     history event, the newest knowledge-base ``updated_at``, the newest ``ran_until`` (all inclusive).
@@ -210,15 +244,12 @@ def incremental_minimum(before: Mapping[str, Any], after: Mapping[str, Any], str
             total = len(now["kb_updated_at"])
             newer = sum(1 for t in now["kb_updated_at"] if saved is None or t >= saved)
             _add(minimum, "knowledge_bases", project, pages(total) if saved is None else _newest_first_pages(newer, total))
-        if any(stream in streams for stream in ("aggregated_reports", "daily_reports")):
+        if _reads_reports(streams, segments):
             _add(minimum, STARTED, project, pages(now["report_experiences"]))
             saved_ran = max((e["ran_until"] for e in then["started"] if e["ran_until"]), default=None) if then else None
             window = saved_ran - lookback_days * DAY if saved_ran is not None else None
             read = [e for e in now["started"] if window is None or not _stopped_before(e, window)]
-            if "aggregated_reports" in streams:
-                _add(minimum, "aggregated_reports", project, len(read))
-            if "daily_reports" in streams:
-                _add(minimum, "daily_reports", project, sum(_daily_requests(e, metrics) for e in read))
+            _report_minimum(minimum, project, read, streams, metrics, segments)
     return {group: counts for group, counts in minimum.items() if any(counts.values())}
 
 
@@ -283,7 +314,7 @@ def compare(measured: Mapping[str, Dict[str, int]], minimum: Mapping[str, Dict[s
 _ORDER = [PROJECTS_LIST, "account", "collaborators", "projects", NEWEST_EVENT, "history: experience", "history: goal",
           "experiences", "experience_details", "variations", "goals", "audiences", "locations", "hypotheses",
           "knowledge_bases", "observations", "features", "tags", "domains", "change_history", STARTED,
-          "aggregated_reports", "daily_reports"]
+          "aggregated_reports", "segment_reports", "report_settings", "daily_reports"]
 
 
 def _group_order(group: str) -> Tuple[int, str]:
@@ -314,7 +345,9 @@ def two_syncs(args: argparse.Namespace, work: Workdir, experiences: int, latency
     """A first sync of ``streams`` (None: every stream) with project_id "*", advance(1), an incremental sync."""
     with SimProcess(experiences, latency, args.seed, sim_cache=not args.no_sim_cache) as sim:
         config = dict(sim.config, project_id="*", max_concurrent_requests=concurrency,
-                      report_lookback_days=args.lookback_days)
+                      report_lookback_days=args.lookback_days, report_segments=args.report_segments,
+                      report_segment_countries=args.report_segment_countries)
+        segments = {name: config[name] for name in ("report_segments", "report_segment_countries")}
         configured = discovered_catalog(work, config, streams)
         names = [entry["stream"]["name"] for entry in configured["streams"]]
         metrics = config.get("daily_report_metrics") or DAILY_METRICS
@@ -334,10 +367,10 @@ def two_syncs(args: argparse.Namespace, work: Workdir, experiences: int, latency
         "project_sizes": {p: {"experiences": f["experiences"], "editable": f["editable_experiences"],
                               "started": len(f["started"]), "type": f["project_type"]}
                           for p, f in after["by_project"].items()},
-        "first": sync_figures(first, first_stats, first_sync_minimum(before, names, metrics), projects, latency,
-                              concurrency),
+        "first": sync_figures(first, first_stats, first_sync_minimum(before, names, metrics, segments), projects,
+                              latency, concurrency),
         "incremental": sync_figures(second, second_stats,
-                                    incremental_minimum(before, after, names, args.lookback_days, metrics),
+                                    incremental_minimum(before, after, names, args.lookback_days, metrics, segments),
                                     projects, latency, concurrency),
     }
 
@@ -480,6 +513,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh-sizes", default="1000,5000",
                         help="experiences of 200002 for the zero-latency refresh runs (empty: none)")
     parser.add_argument("--lookback-days", type=int, default=3, help="report_lookback_days (spec default 3)")
+    parser.add_argument("--report-segments", default="visitor_types,campaigns",
+                        help="report_segments for segment_reports, comma-separated (empty: none, no request)")
+    parser.add_argument("--report-segment-countries", default="US,DE",
+                        help="report_segment_countries, comma-separated (read when --report-segments has countries)")
 
 
 def normalize(args: argparse.Namespace) -> None:
@@ -487,6 +524,9 @@ def normalize(args: argparse.Namespace) -> None:
         args.projects_concurrency = [int(c) for c in args.projects_concurrency.split(",") if c]
     if isinstance(args.refresh_sizes, str):
         args.refresh_sizes = [int(n) for n in args.refresh_sizes.split(",") if n]
+    for name in ("report_segments", "report_segment_countries"):
+        if isinstance(getattr(args, name), str):
+            setattr(args, name, [value.strip() for value in getattr(args, name).split(",") if value.strip()])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -36,7 +36,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from simulator import ConvertSimulator, Dataset
-from simulator import listing
+from simulator import listing, segments
 from simulator.generator import ACCOUNT_ID, WEB_PROJECT_ID
 
 # Experience statuses that can still be edited: experience_details and variations re-read these on every
@@ -78,10 +78,13 @@ def classify(path: str, body: Any) -> str:
 def detailed_kind(path: str, body: Any) -> str:
     """``classify`` plus what tells the streams apart that share an endpoint: ``:objects=<o>`` for a change
     history filtered by object type, ``:only`` for a re-read of named ids, ``:refresh`` for the re-read of
-    every editable experience (a status filter of exactly the editable statuses)."""
+    every editable experience (a status filter of exactly the editable statuses), ``:segments`` for an
+    aggregated report with a segments filter."""
     kind = classify(path, body)
     if not isinstance(body, dict):
         return kind
+    if kind == "aggregated_report" and body.get("segments"):
+        return kind + ":segments"  # segment_reports' filtered reports
     if kind.startswith("list:change-history") and body.get("objects"):
         kind += ":objects=" + ",".join(sorted(body["objects"]))
     if body.get("only"):
@@ -112,7 +115,10 @@ def project_facts(ds: Dataset, project_id: int) -> Dict[str, Any]:
         goals = [g for g in exp.get("goals") or [] if g is not None]
         started.append({"id": exp["id"], "status": exp.get("status"), "end_time": exp.get("end_time") or 0,
                         "ran_until": max(times) if times else None, "goals": len(goals),
-                        "revenue_goals": sum(1 for g in goals if (store["goals"].get(g) or {}).get("type") == "revenue")})
+                        "revenue_goals": sum(1 for g in goals if (store["goals"].get(g) or {}).get("type") == "revenue"),
+                        # what its report settings name: the campaigns and custom segments segment_reports reads
+                        "campaigns": len(segments.campaigns_of(ds.seed, exp["id"])),
+                        "custom_segments": sum(1 for a in store["audiences"].values() if a.get("type") == "segmentation")})
     facts.update({
         "now": ds.now,
         "project_type": ds.projects[project_id].get("project_type"),

@@ -28,6 +28,7 @@ from hypothesis_jsonschema import from_schema
 from integration_tests.harness import REPO_ROOT, ConnectorRun, configured_catalog, run_connector, stream_names
 from simulator import ConvertSimulator, Dataset
 from source_convert.config import ConfigError, connection_specification, validate_config
+from source_convert.countries import ISO_ALPHA_2
 from source_convert.reachability import RETRY_PAUSES_SECONDS
 
 SECRET = "cfg-test-secret-0b9d51"
@@ -349,7 +350,8 @@ PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, database=None,
 
 
 def _schema_without(names: List[str]) -> Dict[str, Any]:
-    """The spec minus fields whose validity the JSON schema alone cannot decide (start_date must be a real date)."""
+    """The spec minus fields whose validity the JSON schema alone cannot decide (start_date must be a real date,
+    a segment country an assigned ISO code, needed when report_segments has countries)."""
     keys = ("type", "required", "properties", "additionalProperties")
     schema = {key: json.loads(json.dumps(SPEC[key])) for key in keys}
     for name in names:
@@ -392,12 +394,20 @@ def _real_port(config: Dict[str, Any]) -> bool:
     return match is None or match.group(3) is None or 0 < int(match.group(3)) <= 65535
 
 
+COUNTRY_CODES = sorted(ISO_ALPHA_2)
+
+
 @st.composite
 def valid_configs(draw) -> Dict[str, Any]:
-    config = draw(from_schema(_schema_without(["start_date"])).filter(_no_control_characters).filter(_real_port)
-                  .filter(_no_repeated_project).filter(_header_safe_secret))
+    config = draw(from_schema(_schema_without(["start_date", "report_segment_countries"])).filter(_no_control_characters)
+                  .filter(_real_port).filter(_no_repeated_project).filter(_header_safe_secret))
     if draw(st.booleans()):
         config["start_date"] = draw(real_start_dates)
+    countries = draw(st.lists(st.sampled_from(COUNTRY_CODES), unique=True, max_size=3))
+    if "countries" in (config.get("report_segments") or []) and not countries:
+        countries = [draw(st.sampled_from(COUNTRY_CODES))]
+    if countries or draw(st.booleans()):
+        config["report_segment_countries"] = countries
     return config
 
 
@@ -429,7 +439,7 @@ def broken_configs(draw) -> Tuple[Dict[str, Any], str]:
         config[field] = draw(st.integers(min_value=0, max_value=20)) * step + step / 2
     elif kind == "items":
         field = draw(st.sampled_from(ARRAY_FIELDS))
-        allowed = PROPERTIES[field]["items"]["enum"]
+        allowed = PROPERTIES[field]["items"].get("enum") or COUNTRY_CODES  # the countries: checked in config.py
         config[field] = draw(st.lists(st.text(max_size=8).filter(lambda item: item not in allowed), min_size=1, max_size=2))
     elif kind == "pattern":
         field = draw(st.sampled_from(PATTERN_FIELDS))
@@ -477,4 +487,5 @@ def test_property_strategies_cover_every_field():
     assert {"account_id", "project_id", "key_id", "key_secret", "api_base_url", "start_date"} <= set(PATTERN_FIELDS)
     assert set(RANGED_FIELDS) == set(INTEGER_FIELDS + NUMBER_FIELDS)
     assert set(STEPPED_FIELDS) == set(NUMBER_FIELDS)
-    assert all("enum" in PROPERTIES[name]["items"] for name in ARRAY_FIELDS)
+    # every list field's items are an enum, but the segment countries (ISO codes, checked in config.py)
+    assert [name for name in ARRAY_FIELDS if "enum" not in PROPERTIES[name]["items"]] == ["report_segment_countries"]

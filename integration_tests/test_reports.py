@@ -28,6 +28,8 @@ from integration_tests.harness import (
 )
 from simulator import DAY, WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import reports as model
+from simulator import segments, statistics
+from source_convert.components.report_vocabulary import AGGREGATED_METRIC_NAMES, METRICS
 
 REPORTS = ["aggregated_reports", "daily_reports"]
 ALL_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor")
@@ -158,36 +160,62 @@ def test_daily_rows_are_convert_numbers_for_every_metric_that_applies(sim, first
         assert row["report_type"] == "non_cumulative" and row["utc_offset"] == offset
 
 
-@pytest.mark.parametrize("hours", [0, 5.5])
-def test_aggregated_rows_are_convert_numbers_with_names_and_baseline(sim, first_reads, hours):
-    offset = seconds(hours)
-    rows = first_reads(hours).records_of("aggregated_reports")
-    got = {(r["experience_id"], r["goal_id"], r["variation_id"]): r for r in rows}
-    assert len(got) == len(rows)
-    expected_keys = set()
-    for exp in started(sim.dataset):
+def expected_aggregated(sim: ConvertSimulator, offset: int, experiences: Iterable[Mapping[str, Any]],
+                        segment: Optional[Tuple[str, Any]] = None) -> Dict[tuple, Dict[str, Any]]:
+    """(experience, goal, variation, metric) -> the row the simulator's model gives (its metrics[] item,
+    named as in daily_reports, with the goal's srm and the variation's name), optionally for one segment value."""
+    rows = {}
+    for exp in experiences:
         days = sim.dataset.run_days(exp, offset)
+        method = statistics.methodology(exp, {})
+        segment_ids = sim.api.segmentation_audiences(WEB_PROJECT_ID)
         for goal_id in exp["goals"]:
             revenue = is_revenue(sim.dataset, goal_id)
-            totals = {v["id"]: sim.api.model.totals(exp["id"], v, goal_id, revenue, days, offset) for v in exp["variations"]}
-            base = next(totals[v["id"]] for v in exp["variations"] if v["is_baseline"])
-            for variation in exp["variations"]:
-                key = (exp["id"], goal_id, variation["id"])
-                expected_keys.add(key)
-                row, total = got[key], totals[variation["id"]]
-                assert row["variation_name"] == variation["name"] and row["is_baseline"] == variation["is_baseline"]
-                assert (row["visitors"], row["conversions"]) == (total.visitors, total.conversions)
-                assert row["conversion_rate"] == model.rate(total.conversions, total.visitors)
-                assert row["total_revenue"] == total.revenue and row["total_products"] == total.products
-                assert row["revenue_per_visitor"] == model.per_visitor(total.revenue, total.visitors)
-                if variation["is_baseline"]:
-                    assert row.get("conversion_rate_change") is None and row.get("confidence") is None
-                else:
-                    assert row["conversion_rate_change"] == model.change(base, total)
-                    assert row["confidence"] == model.confidence(base, total)
-                assert row["ran_until"] == (exp["end_time"] or sim.dataset.now)
-    assert set(got) == expected_keys
-    assert any(r["total_revenue"] > 0 for r in rows) and any(r["total_products"] > 0 for r in rows)
+            totals = {}
+            for v in exp["variations"]:
+                total = sim.api.model.totals(exp["id"], v, goal_id, revenue, days, offset)
+                if segment is not None:
+                    total = segments.filtered(total, sim.api.model.seed, exp["id"], v["id"], {segment[0]: [segment[1]]},
+                                              segment_ids)
+                totals[v["id"]] = total
+            names = [m for m in statistics.AGGREGATED_METRICS if m == "conversion_rate" or revenue]
+            goal, items = statistics.goal_report(method, exp["variations"], totals, names)
+            for v in exp["variations"]:
+                for item in items[v["id"]]:
+                    fields = {name: value for name, value in item.items() if name != "metric_type"}
+                    metric = AGGREGATED_METRIC_NAMES[item["metric_type"]]
+                    rows[(exp["id"], goal_id, v["id"], metric)] = {
+                        **fields, "visitors": totals[v["id"]].visitors, "stats_methodology": method,
+                        "goal_srm": goal["srm"], "goal_srm_pvalue": goal["srm_pvalue"],
+                        "variation_name": v["name"], "is_baseline": v["is_baseline"],
+                        "ran_until": exp["end_time"] or sim.dataset.now,
+                    }
+    return rows
+
+
+def aggregated_by_key(rows: Iterable[Mapping[str, Any]]) -> Dict[tuple, Mapping[str, Any]]:
+    rows = list(rows)
+    keyed = {(r["experience_id"], r["goal_id"], r["variation_id"], r["metric"]): r for r in rows}
+    assert len(keyed) == len(rows), "the key is unique"
+    return keyed
+
+
+def assert_rows_are(got: Mapping[tuple, Mapping[str, Any]], expected: Mapping[tuple, Mapping[str, Any]]) -> None:
+    """Every expected row, field for field (a null field may be left out of a record), and no other row."""
+    assert set(got) == set(expected)
+    for key, fields in expected.items():
+        assert {name: got[key].get(name) for name in fields} == fields, key
+
+
+@pytest.mark.parametrize("hours", [0, 5.5])
+def test_aggregated_rows_are_the_stats_engine_numbers_for_both_methodologies_and_every_metric(sim, first_reads, hours):
+    rows = first_reads(hours).records_of("aggregated_reports")
+    got = aggregated_by_key(rows)
+    assert_rows_are(got, expected_aggregated(sim, seconds(hours), started(sim.dataset)))
+    assert {r["stats_methodology"] for r in rows} == {"frequentist", "bayesian"}
+    assert {r["metric"] for r in rows} == set(METRICS)
+    assert any(r.get("chance_to_win") for r in rows) and any(r.get("confidence") for r in rows)
+    assert any(r["metric_total"] > 0 for r in rows if r["metric"] == "avg_revenue_per_visitor")
 
 
 @pytest.mark.parametrize("hours", [0, 5.5])
@@ -528,3 +556,29 @@ def test_the_averages_per_order_when_configured_are_each_day_s_own_under_either_
     assert all(got[key]["totals"] == pytest.approx(numbers["totals"], abs=1e-6) and got[key]["value"] == numbers["value"]
                for key, numbers in expected.items())
     assert any(row["totals"] > 0 for row in got.values())
+# ----------------------------------------------------------------------------- what Convert may send instead
+def test_a_report_without_metrics_gives_the_deprecated_numbers_with_one_warning():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=6), report_metrics="deprecated_only") as sim:
+        run = read(sim, ["aggregated_reports"])
+        expected = expected_aggregated(sim, 0, started(sim.dataset))
+    got = aggregated_by_key(run.records_of("aggregated_reports"))
+    conversion = {key: row for key, row in got.items() if key[3] == "conversion_rate"}
+    assert conversion and {key[3] for key in got} == set(METRICS[:3])
+    for key, row in conversion.items():
+        truth = expected[key]
+        assert (row["visitors"], row["metric_total"]) == (truth["visitors"], truth["metric_total"])
+        assert row["metric_value"] == pytest.approx(truth["metric_value"], abs=1e-6)  # from a percentage, 4 decimals
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert len([w for w in warnings if "has no metrics[]" in w]) == 1
+
+
+def test_an_unknown_metric_type_and_statistic_arrive_with_one_warning_each():
+    with ConvertSimulator(dataset=Dataset.generate(seed=SEED, experiences=6), report_metrics="with_unknown") as sim:
+        run = read(sim, ["aggregated_reports"])
+        known = expected_aggregated(sim, 0, started(sim.dataset))
+    got = aggregated_by_key(run.records_of("aggregated_reports"))
+    unknown = {key for key in got if key[3] == statistics.UNKNOWN_METRIC}
+    assert unknown and set(got) - unknown == set(known)
+    assert all(got[key]["additional_statistics"] == {statistics.UNKNOWN_STATISTIC: 1.5} for key in known)
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert len([w for w in warnings if "does not know" in w]) == 2

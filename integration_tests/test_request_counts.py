@@ -8,10 +8,11 @@ request log with the fewest requests that can return every record:
   ``items_count``; without it, one extra request only when the last page is full; a list driven by
   the change history first asks for its project's newest history event (one request per project and
   sync, shared by every such list), its cursor;
-- report streams: the pages of the started-experiences parent list (read once per sync for both report
-  streams), plus exactly one request per
+- report streams: the pages of the started-experiences parent list (read once per sync for every report
+  stream), plus exactly one request per
   started experience (aggregated) or per goal and applicable metric of a started experience (daily), and none for
-  experiences that never ran.
+  experiences that never ran; segment_reports: one per started experience and segment value, its
+  unfiltered report (shared with aggregated_reports), one report settings GET for campaigns.
 
 These are counts, not timings, so they are stable in CI.
 """
@@ -26,7 +27,8 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from integration_tests.harness import configured_catalog, daily_metrics, run_connector
-from simulator import ACCOUNT_ID, BLOG_PROJECT_ID, WEB_PROJECT_ID, ConvertSimulator, Dataset
+from simulator import ACCOUNT_ID, BLOG_PROJECT_ID, WEB_PROJECT_ID, ConvertSimulator, Dataset, segments
+from source_convert.components.report_vocabulary import SEGMENT_VALUES
 
 PAGE = 50
 SEED = 7
@@ -271,6 +273,32 @@ def test_both_report_streams_of_one_sync_read_the_started_experiences_once(sim):
                          r.body.get("goal"), r.body.get("metric")) for r in reports)
     assert requested == Counter({(e["id"], "aggregated_report", None, None): 1 for e in ran}) + Counter(
         {(e, "daily_report", goal, metric): n for (e, goal, metric), n in daily.items()})
+
+
+def segment_values(sim: ConvertSimulator, experience: Dict[str, Any], dimensions: List[str]) -> int:
+    """Segment values read for one experience: the published enums, and the campaigns its report settings name."""
+    return sum(len(segments.campaigns_of(sim.api.model.seed, experience["id"])) if dimension == "campaigns"
+               else len(SEGMENT_VALUES[dimension]) for dimension in dimensions)
+
+
+@pytest.mark.parametrize("with_aggregated", [True, False], ids=["with-aggregated_reports", "alone"])
+def test_segment_reports_one_request_per_experience_and_segment_value(sim, with_aggregated):
+    """Per started experience: one request per segment value, the unfiltered report (shared with
+    aggregated_reports when both are read, else one more), one report settings GET for campaigns."""
+    dimensions = ["visitor_types", "browsers", "campaigns"]
+    ran = started(sim)
+    count = len(collection(sim, "experiences"))
+    streams = ["aggregated_reports", "segment_reports"] if with_aggregated else ["segment_reports"]
+    _, requests = read_streams(sim, streams, max_concurrent_requests=2, report_segments=dimensions)
+    settings = [r for r in requests if r.path.endswith("/report_settings")]
+    parent, reports = split_report_requests([r for r in requests if r not in settings])
+    assert_pages(parent, "/experiences", pages_with_count(count))
+    filtered = Counter(int(REPORT_PATH.search(r.path).group(1)) for r in reports if "segments" in r.body)
+    assert filtered == Counter({e["id"]: segment_values(sim, e, dimensions) for e in ran})
+    assert Counter(int(REPORT_PATH.search(r.path).group(1)) for r in reports if "segments" not in r.body) == Counter(
+        e["id"] for e in ran)
+    assert Counter(r.path.split("/")[-2] for r in settings) == Counter(str(e["id"]) for e in ran)
+    assert len(requests) == pages_with_count(count) + sum(2 + segment_values(sim, e, dimensions) for e in ran)
 
 
 @pytest.mark.parametrize("stream", ["aggregated_reports", "daily_reports", "daily_traffic_allocation"])

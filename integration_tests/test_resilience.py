@@ -29,6 +29,7 @@ from simulator import WEB_PROJECT_ID, ConvertSimulator, Dataset, Fault
 from simulator import server as simulator_server
 from source_convert.components import authenticator as authenticator_module
 from source_convert.components.pacing import RequestBudget
+from source_convert.components.report_vocabulary import METRICS
 from source_convert.source import SourceConvert
 
 MANIFEST_PATH = Path(source_convert.__file__).resolve().parent / "manifest.yaml"
@@ -371,10 +372,15 @@ LOAD_FAULTS = (
 
 
 def expected_aggregated(dataset: Dataset) -> set:
+    """(experience, goal, variation, metric): conversion_rate for every goal, the four others for revenue goals."""
+    def metrics(project: int, goal: int) -> List[str]:
+        revenue = (dataset.find(project, "goals", goal) or {}).get("type") == "revenue"
+        return list(METRICS) if revenue else ["conversion_rate"]
+
     return {
-        (e["id"], goal, variation["id"])
+        (e["id"], goal, variation["id"], metric)
         for e in dataset.started_experiences()
-        for goal in e["goals"] for variation in e["variations"]
+        for goal in e["goals"] for variation in e["variations"] for metric in metrics(e["project"], goal)
     }
 
 
@@ -394,7 +400,7 @@ def test_load_10k_experiences_under_rate_limits_and_random_503s():
     assert len(ids) == 10_000
     assert_exactly_once(result.records_of("experiences"), ["id"], ids)
     assert_exactly_once(result.records_of("experience_details"), ["id"], ids)
-    assert_exactly_once(result.records_of("aggregated_reports"), ["experience_id", "goal_id", "variation_id"],
+    assert_exactly_once(result.records_of("aggregated_reports"), ["experience_id", "goal_id", "variation_id", "metric"],
                         expected_aggregated(dataset))
 
 
@@ -419,5 +425,5 @@ def test_load_daily_reports_under_rate_limits_and_random_503s():
     }
     assert_exactly_once(result.records_of("daily_reports"),
                         ["experience_id", "goal_id", "variation_id", "day", "metric"], expected_daily)
-    assert_exactly_once(result.records_of("aggregated_reports"), ["experience_id", "goal_id", "variation_id"],
+    assert_exactly_once(result.records_of("aggregated_reports"), ["experience_id", "goal_id", "variation_id", "metric"],
                         expected_aggregated(dataset))

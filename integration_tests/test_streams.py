@@ -20,7 +20,7 @@ from simulator import ACCOUNT_ID, WEB_PROJECT_ID
 ALL_STREAMS = [
     "account", "collaborators", "projects", "experiences", "experience_details", "variations", "goals", "audiences",
     "locations", "hypotheses", "knowledge_bases", "observations", "features", "tags", "domains",
-    "change_history", "aggregated_reports", "daily_reports", "daily_traffic_allocation",
+    "change_history", "aggregated_reports", "segment_reports", "daily_reports", "daily_traffic_allocation",
     "variation_changes", "report_settings", "experience_sections", "experience_change_history",
 ]
 CHANGE_DRIVEN = ["experiences", "experience_details", "variations", "goals", "audiences", "locations"]
@@ -36,12 +36,12 @@ ACCOUNT_LEVEL = ["account", "collaborators", "projects"]
 
 def nothing_to_read(dataset, stream: str) -> bool:
     """Whether the configured project has nothing for ``stream`` (its web project has no features and no
-    multivariate experiences, the only ones with sections)."""
+    multivariate experiences, the only ones with sections; no segment is configured)."""
     if stream == "features":
         return not dataset.records(WEB_PROJECT_ID, "features")
     if stream == "experience_sections":
         return not [e for e in dataset.records(WEB_PROJECT_ID, "experiences") if e.get("type") == "mvt"]
-    return False
+    return stream == "segment_reports"  # reads only the configured segment dimensions (none by default)
 
 
 def test_check_succeeds_with_one_signed_request(simulator):
@@ -120,7 +120,9 @@ def test_aggregated_reports_flatten_goal_by_variation(simulator, full_read):
         for variation in e["variations"]
     }
     assert set(primary_key_values(rows, ["experience_id", "goal_id", "variation_id"])) == expected
-    assert len(rows) == len(expected)
+    revenue = {goal["id"] for goal in simulator.dataset.records(WEB_PROJECT_ID, "goals") if goal["type"] == "revenue"}
+    assert len(rows) == sum(5 if goal in revenue else 1 for _, goal, _ in expected), "one row per metric that applies"
+    assert len(set(primary_key_values(rows, ["experience_id", "goal_id", "variation_id", "metric"]))) == len(rows)
 
 
 def test_daily_reports_one_row_per_goal_variation_day_and_metric(simulator, full_read):

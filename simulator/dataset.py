@@ -14,6 +14,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import generator as gen
+from . import reports, segments
 from . import sections as mvt
 from .edits import EditsMixin
 from .generator import ACCOUNT_ID, BLOG_PROJECT_ID, DAY, FULLSTACK_PROJECT_ID, WEB_PROJECT_ID
@@ -38,9 +39,6 @@ def local_day_start(timestamp: int, utc_offset: int = 0) -> int:
 
 
 # utm_campaign names the generated report settings draw on
-_CAMPAIGNS = ("spring_sale", "newsletter_march", "retargeting")
-
-
 class Dataset(ProjectsMixin, EditsMixin):
     """All data of account 100001. Hold ``lock`` while reading records from another thread.
 
@@ -203,18 +201,17 @@ class Dataset(ProjectsMixin, EditsMixin):
 
     def report_settings(self, project_id: int, exp: Dict[str, Any]) -> Dict[str, Any]:
         """An experience's report settings as documented: ``{campaigns: [{name, visitors_count}],
-        custom_segments: [{id, name}]}``, a copy (hold ``lock``). Campaigns only for experiences that have
-        run; the segments are the project's audiences of type segmentation (at most two, rotating with the
-        experience id); ``edit_report_settings`` replaces either list."""
+        custom_segments: [{id, name}]}``, a copy (hold ``lock``). They name what the segment model
+        (``segments``) splits its reports by: the campaigns its visitors came with (only for experiences
+        that have run) and the project's audiences of type segmentation; ``edit_report_settings`` replaces
+        either list."""
         campaigns: List[Dict[str, Any]] = []
         if (exp.get("start_time") or 0) > 0:
-            campaigns = [{"name": name, "visitors_count": 40 + (exp["id"] * (i + 3)) % 900}
-                         for i, name in enumerate(_CAMPAIGNS[: 1 + exp["id"] % len(_CAMPAIGNS)])]
-        segments = [a for a in self.records(project_id, "audiences") if a.get("type") == "segmentation"]
-        if segments:
-            first = exp["id"] % len(segments)
-            segments = (segments[first:] + segments[:first])[: min(2, len(segments))]
-        settings = {"campaigns": campaigns, "custom_segments": [{"id": a["id"], "name": a["name"]} for a in segments]}
+            campaigns = [{"name": name, "visitors_count": 10 + reports.noise(self.seed, exp["id"], i)}
+                         for i, name in enumerate(segments.campaigns_of(self.seed, exp["id"]))]
+        audiences = sorted((a for a in self.records(project_id, "audiences") if a.get("type") == "segmentation"),
+                           key=lambda a: a["id"])
+        settings = {"campaigns": campaigns, "custom_segments": [{"id": a["id"], "name": a["name"]} for a in audiences]}
         settings.update(copy.deepcopy(self.report_settings_overrides.get(exp["id"], {})))
         return settings
 

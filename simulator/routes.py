@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from . import listing
 from . import params as P
 from . import render, reports
+from . import segments as segs
+from . import statistics as stats
 from . import sections as mvt
 from .dataset import Dataset
 from .generator import ACCOUNT_ID
@@ -33,8 +35,9 @@ _ACC = r"/accounts/(?P<a>\d+)"
 _PRJ = _ACC + r"/projects/(?P<p>\d+)"
 _EXP = _PRJ + r"/experiences/(?P<e>\d+)"
 DAILY_METRICS = reports.DAILY_METRICS
-AGG_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor")
+AGG_METRICS = stats.AGGREGATED_METRICS
 DAILY_TOTALS = ("day", "running", "broken")
+REPORT_METRICS = ("full", "deprecated_only", "with_unknown")  # aggregated_report: metrics[] as published, none, or more
 # Single-object GETs: "documented" answers each as its operation declares (project, experience and the
 # other objects bare; account details and report settings wrapped in ``{data}``), "wrapped" every one
 # in ``{data}``, "bare" every one bare (the spec declares both shapes for single objects).
@@ -65,8 +68,10 @@ class Api:
     def __init__(self, dataset: Dataset, pagination_count: bool = True, history_id_style: str = "object_id",
                  daily_totals: str = "day", vanished_experiences: Optional[Iterable[int]] = None,
                  key_projects: Optional[Iterable[int]] = None, single_objects: str = "documented",
-                 error_fields_key: str = "parameters") -> None:
-        """``daily_totals``: see ``daily_report``. ``vanished_experiences``: a live set of experience ids
+                 error_fields_key: str = "parameters", ignore_segments: bool = False,
+                 report_metrics: str = "full") -> None:
+        """``daily_totals``: see ``daily_report``. ``ignore_segments``, ``report_metrics``: see
+        ``aggregated_report``. ``vanished_experiences``: a live set of experience ids
         answering 404 on every per-experience path (they stay in lists). ``key_projects``: None (all
         projects) or the only project ids the key may see. ``single_objects``: see ``SINGLE_OBJECTS``.
         ``error_fields_key``: see ``params.ERROR_FIELDS_KEYS``."""
@@ -77,6 +82,10 @@ class Api:
         self.daily_totals = daily_totals
         self.single_objects = single_objects
         self.error_fields_key = error_fields_key
+        self.ignore_segments = ignore_segments
+        if report_metrics not in REPORT_METRICS:
+            raise ValueError(f"unknown report_metrics {report_metrics!r}; expected one of {', '.join(REPORT_METRICS)}")
+        self.report_metrics = report_metrics
         self.vanished_experiences: Set[int] = set(vanished_experiences or ())
         self.key_projects: Optional[Set[int]] = None if key_projects is None else set(key_projects)
         self.model = reports.ReportModel(dataset.seed)
@@ -303,43 +312,95 @@ class Api:
         return 200, self._single(self.ds.report_settings(p, exp), documented_wrapped=True)
 
     def aggregated_report(self, req: ApiRequest, p: int, e: str) -> Response:
+        """The published shape: ``stats_methodology``, ``variations_data`` and per goal ``srm``, ``srm_pvalue``
+        and per variation ``visitors``, the deprecated ``conversion_data/revenue_data/products_data`` and
+        ``metrics[]`` (``statistics.py``). ``goals`` and ``metrics`` filter; ``segments`` filters the
+        visitors (``segments.py``). conversion_rate is reported for every goal, the revenue and product
+        metrics for goals of type revenue. Options: ``ignore_segments`` answers every filtered request
+        with the unfiltered numbers; ``report_metrics`` "deprecated_only" leaves out ``metrics[]``,
+        "with_unknown" adds a metric type and a statistic the published schema does not have."""
         exp = self._experience(p, e)
         body = self._body(req)
         goals = P.opt_list(body, "goals", "int")
-        P.opt_list(body, "metrics", "str", AGG_METRICS)
+        wanted = P.opt_list(body, "metrics", "str", AGG_METRICS)
+        segments_filter = self._segments_filter(body)
         offset, run, days = self._report_days(exp, body)
+        method = stats.methodology(exp, body)
         exp_goals = exp.get("goals") or []
         for i, goal_id in enumerate(goals or []):
             if goal_id not in exp_goals:
                 raise P.invalid("goals", f"[{i}] is not a goal of experience {exp['id']}")
         variations = exp.get("variations") or []
+        segment_ids = self.segmentation_audiences(p)
         report_data = []
         if run:
             for goal_id in goals if goals is not None else exp_goals:
                 revenue = self._goal_is_revenue(p, goal_id)
-                totals = {v["id"]: self.model.totals(exp["id"], v, goal_id, revenue, days, offset)
+                totals = {v["id"]: segs.filtered(self.model.totals(exp["id"], v, goal_id, revenue, days, offset),
+                                                 self.model.seed, exp["id"], v["id"],
+                                                 None if self.ignore_segments else segments_filter, segment_ids)
                           for v in variations}
+                names = [m for m in AGG_METRICS if (wanted is None or m in wanted)
+                         and (m == "conversion_rate" or revenue)]
+                goal_srm, metrics = stats.goal_report(method, variations, totals, names)
                 base = next((totals[v["id"]] for v in variations if v["is_baseline"]), reports.ZERO)
                 rows = []
                 for v in variations:
-                    t = totals[v["id"]]
-                    rows.append({
-                        "id": v["id"],
-                        "visitors": t.visitors,
-                        "conversion_data": {
-                            "conversions": t.conversions,
-                            "conversion_rate": reports.rate(t.conversions, t.visitors),
-                            "conversion_rate_change": None if v["is_baseline"] else reports.change(base, t),
-                            "confidence": None if v["is_baseline"] else reports.confidence(base, t),
-                        },
-                        "revenue_data": {"total_revenue": t.revenue,
-                                         "revenue_per_visitor": reports.per_visitor(t.revenue, t.visitors)},
-                        "products_data": {"total_products": t.products},
-                    })
-                report_data.append({"goal_id": goal_id, "variations": rows})
-        variations_data = [{k: v[k] for k in ("id", "name", "is_baseline", "status", "traffic_distribution")}
-                           for v in variations]
-        return 200, {"data": {"reportData": report_data, "variations_data": variations_data}}
+                    row = self._deprecated_figures(totals[v["id"]], base, v["is_baseline"])
+                    if self.report_metrics != "deprecated_only":
+                        row["metrics"] = metrics[v["id"]]
+                        if self.report_metrics == "with_unknown":
+                            for item in row["metrics"]:
+                                item[stats.UNKNOWN_STATISTIC] = 1.5
+                            row["metrics"].append({"metric_type": stats.UNKNOWN_METRIC, "metric_total": 7,
+                                                   "metric_value": 3.25, "metric_change": 0.0})
+                    rows.append({"id": v["id"], **row})
+                report_data.append({"goal_id": goal_id, **goal_srm, "variations": rows})
+        variations_data = [{k: v[k] for k in ("id", "name", "description", "is_baseline", "traffic_distribution", "key",
+                                              "status")} for v in variations]
+        return 200, {"data": {"stats_methodology": method, "variations_data": variations_data, "reportData": report_data}}
+
+    @staticmethod
+    def _deprecated_figures(t: reports.Totals, base: reports.Totals, baseline: bool) -> Dict[str, Any]:
+        """``visitors`` and the deprecated ``conversion_data``, ``revenue_data``, ``products_data`` (percent)."""
+        return {
+            "visitors": t.visitors,
+            "conversion_data": {
+                "conversions": t.conversions,
+                "conversion_rate": reports.rate(t.conversions, t.visitors),
+                # numbers, not null, as published (the baseline: no change, no confidence)
+                "conversion_rate_change": 0.0 if baseline else reports.change(base, t),
+                "confidence": 0.0 if baseline else reports.confidence(base, t),
+            },
+            "revenue_data": {"total_revenue": t.revenue, "revenue_per_visitor": reports.per_visitor(t.revenue, t.visitors)},
+            "products_data": {"total_products": t.products},
+        }
+
+    def _segments_filter(self, body: Dict[str, Any]) -> Optional[Dict[str, List[Any]]]:
+        """``segments`` checked as published: every key optional and nullable, enum values where the spec has an enum."""
+        raw = body.get("segments")
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise P.invalid("segments", "must be an object")
+        for key in raw:
+            if key not in segs.DIMENSIONS:
+                raise P.invalid(f"segments.{key}", "is not allowed")
+        checked: Dict[str, List[Any]] = {}
+        for dimension in segs.DIMENSIONS:
+            values = P.opt_list(raw, dimension, "int" if dimension == "custom_segments" else "str",
+                                segs.ENUMS.get(dimension))
+            if dimension == "countries":
+                for i, code in enumerate(values or []):
+                    if len(code) != 2:
+                        raise P.invalid("segments.countries", f"[{i}] must be a 2-letter ISO country code")
+            if values is not None:
+                checked[dimension] = values
+        return checked
+
+    def segmentation_audiences(self, pid: int) -> List[int]:
+        """The project's audiences of type segmentation (the custom segments a report can filter by)."""
+        return sorted(a["id"] for a in self.ds.store[pid]["audiences"].values() if a.get("type") == "segmentation")
 
     def daily_report(self, req: ApiRequest, p: int, e: str) -> Response:
         """The documented daily report: ``{variations_data, reportData: {variations: [{id, stats}], extra}}``,

@@ -278,7 +278,8 @@ class ConvertSimulator:
                  experience_edits_in_project_history: bool = False, key_auth_type: str = REQUEST_SIGNING,
                  expires_header: str = "Expires", signed_url: str = WITH_QUERY, single_objects: str = "documented",
                  error_fields_key: str = "parameters",
-                 answer_hook: Optional[Callable[[str, str, int, Any], Any]] = None) -> None:
+                 answer_hook: Optional[Callable[[str, str, int, Any], Any]] = None, ignore_segments: bool = False,
+                 report_metrics: str = "full") -> None:
         """``history_id_style`` names the changed object's id in change-history records (see
         ``render.HISTORY_ID_STYLES``); it changes only the rendering, server-side filters work the same.
 
@@ -301,6 +302,7 @@ class ConvertSimulator:
         or "fields": the key naming a 422's bad inputs). ``answer_hook(method, path, status, body)``, when
         set, returns the body to send instead of the API's answer (for tests that need an answer off the
         contract). All three are also mutable attributes.
+        ``ignore_segments`` and ``report_metrics`` (attributes of ``api``): see ``Api.aggregated_report``.
         """
         if key_auth_type not in AUTH_TYPES:
             raise ValueError(f"key_auth_type must be one of {AUTH_TYPES}, got {key_auth_type!r}")
@@ -318,7 +320,8 @@ class ConvertSimulator:
         self._port = port
         self.api = Api(self.dataset, pagination_count=pagination_count, history_id_style=history_id_style,
                        daily_totals=daily_totals, vanished_experiences=vanished_experiences, key_projects=key_projects,
-                       single_objects=single_objects, error_fields_key=error_fields_key)
+                       single_objects=single_objects, error_fields_key=error_fields_key,
+                       ignore_segments=ignore_segments, report_metrics=report_metrics)
         self.answer_hook = answer_hook
         if experience_edits_in_project_history:
             self.dataset.experience_edits_in_project_history = True

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
+from source_convert.countries import ISO_ALPHA_2
+
 _ID_FIELDS = ("account_id", "project_id")
 _SHOWN_VALUE_LIMIT = 40
 ALL_PROJECTS = "*"
@@ -175,9 +177,27 @@ def _semantic_problems(config: Mapping[str, Any]) -> List[str]:
     if config.get("auth_method") == SECRET_KEY and isinstance(secret, str) and not secret.isascii():
         problems.append("'key_secret' (Key Secret) must be ASCII with authentication method 'secret_key': "
                         "it is sent in an HTTP header.")
+    problems.extend(_segment_country_problems(config))
     url = config.get("api_base_url")
     if isinstance(url, str) and not _port_is_valid(url):  # the pattern allows any five digits
         problems.append(f"'api_base_url' (API Base URL) must have a port from 1 to 65535. Got {_show(url)}.")
+    return problems
+
+
+def _segment_country_problems(config: Mapping[str, Any]) -> List[str]:
+    """Each listed country must be an assigned ISO 3166-1 alpha-2 code; countries as a segment needs one."""
+    label = "'report_segment_countries' (Report Segment Countries)"
+    codes = config.get("report_segment_countries") or []
+    problems = []
+    for code in codes:
+        if code in ISO_ALPHA_2:
+            continue
+        hint = f" (in capitals: {code.upper()!r})" if code.upper() in ISO_ALPHA_2 else ""
+        problems.append(f"{label} lists {_show(code)}, which is not an ISO 3166-1 alpha-2 country code{hint}: "
+                        "expected two capital letters such as 'US', 'GB' or 'DE'.")
+    if "countries" in (config.get("report_segments") or []) and not codes:
+        problems.append(f"{label} must list at least one country code when 'report_segments' (Report Segments) "
+                        "includes countries.")
     return problems
 
 

@@ -89,6 +89,14 @@ def test_a_project_scope_problem_is_reported_once_beside_the_other_problems():
         ({"daily_report_metrics": ["visitors"]}, "'daily_report_metrics' (Daily Report Metrics) must be one of 'conversion_rate'"),
         ({"daily_report_metrics": []}, "'daily_report_metrics' (Daily Report Metrics) must list at least 1 item(s)."),
         ({"daily_report_metrics": ["conversion_rate"] * 2}, "'daily_report_metrics' (Daily Report Metrics) must not list an item twice."),
+        ({"report_segments": ["os"]}, "'report_segments' (Report Segments) must be one of 'devices', 'browsers'"),
+        ({"report_segment_countries": ["US", "XX"]},
+         "'report_segment_countries' (Report Segment Countries) lists 'XX', which is not an ISO 3166-1 alpha-2 country code"),
+        ({"report_segment_countries": ["de"]}, "lists 'de', which is not an ISO 3166-1 alpha-2 country code (in capitals: 'DE')"),
+        ({"report_segment_countries": ["UK"]}, "lists 'UK', which is not an ISO 3166-1 alpha-2 country code: expected two capital"),
+        ({"report_segment_countries": [826]}, "'report_segment_countries' (Report Segment Countries) must be of type string."),
+        ({"report_segments": ["devices", "countries"]},
+         "'report_segment_countries' (Report Segment Countries) must list at least one country code when 'report_segments'"),
     ],
 )
 def test_bad_field_gets_specific_message(changes, expected):

@@ -11,8 +11,8 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_convert.components.aggregated_reports import AggregatedReportExtractor
 from source_convert.components.reports import (
-    AggregatedReportExtractor,
     DailyReportExtractor,
     ExperienceGoalMetricPartitionRouter,
     RanUntil,
@@ -82,18 +82,18 @@ def test_daily_rows_without_totals_keep_the_other_numbers():
 
 def test_aggregated_rows_join_the_variation_names():
     data = {
-        "reportData": [{"goal_id": 11, "variations": [
-            {"id": 1, "visitors": 10, "conversion_data": {"conversions": 1, "conversion_rate": 10.0},
-             "revenue_data": {"total_revenue": 20.0, "revenue_per_visitor": 2.0}, "products_data": {"total_products": 3}},
-            {"id": 2, "visitors": 10, "conversion_data": {"conversions": 2, "conversion_rate": 20.0,
-                                                          "conversion_rate_change": 100.0, "confidence": 60.0}},
+        "stats_methodology": "frequentist",
+        "reportData": [{"goal_id": 11, "srm": False, "srm_pvalue": 0.4, "variations": [
+            {"id": 1, "visitors": 10, "metrics": [{"metric_type": "conversion_rate", "metric_total": 1, "metric_value": 0.1}]},
+            {"id": 2, "visitors": 10, "metrics": [{"metric_type": "avg_revenue_visitor", "metric_total": 20, "confidence": 60.0}]},
         ]}],
         "variations_data": [{"id": 1, "name": "Original", "is_baseline": True}, {"id": 2, "name": "B", "is_baseline": False}],
     }
-    rows = list(AggregatedReportExtractor(parameters={}).extract_records(response(data)))
-    assert [(r["variation_name"], r["is_baseline"], r["conversions"]) for r in rows] == [("Original", True, 1), ("B", False, 2)]
-    assert (rows[0]["total_revenue"], rows[0]["revenue_per_visitor"], rows[0]["total_products"]) == (20.0, 2.0, 3)
-    assert (rows[1]["conversion_rate_change"], rows[1]["confidence"], rows[1]["total_revenue"]) == (100.0, 60.0, None)
+    rows = list(AggregatedReportExtractor(parameters={}).extract_records(response(data, {"utc_offset": 0}, "aggregated_report")))
+    assert [(r["variation_name"], r["is_baseline"], r["metric"], r["metric_total"]) for r in rows] == [
+        ("Original", True, "conversion_rate", 1), ("B", False, "avg_revenue_per_visitor", 20)]
+    assert (rows[1]["confidence"], rows[1]["goal_srm"], rows[1]["goal_srm_pvalue"], rows[1]["stats_methodology"]) == (
+        60.0, False, 0.4, "frequentist")
 
 
 SECRET_LOOKING = "value-that-must-not-be-echoed"
@@ -220,7 +220,10 @@ def test_an_aggregated_report_of_another_shape_fails_naming_the_place(data, frag
 
 
 def test_an_aggregated_report_without_variation_names_gives_its_numbers_and_one_warning(caplog):
-    data = {"reportData": {"goal": 11, "variations": [{"id": 1, "visitors": 10}, {"id": 2, "visitors": 12}]}}
+    metrics = [{"metric_type": "conversion_rate", "metric_total": 1}]
+    data = {"stats_methodology": "bayesian",
+            "reportData": {"goal": 11, "variations": [{"id": 1, "visitors": 10, "metrics": metrics},
+                                                      {"id": 2, "visitors": 12, "metrics": metrics}]}}
     extractor = AggregatedReportExtractor(parameters={"name": "aggregated_reports"})
     with caplog.at_level(logging.WARNING, logger="airbyte"):
         rows = [row for _ in range(2) for row in extractor.extract_records(response(data, {"utc_offset": 0}, "aggregated_report"))]

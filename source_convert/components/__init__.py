@@ -1,5 +1,5 @@
 """Custom low-code components: Convert's HMAC signing, envelope extraction and page-number paging,
-report flattening and partitions, change-history re-reads, the per-experience calls, pages shared by
+report flattening and partitions (overall and by segment), change-history re-reads, the per-experience calls, pages shared by
 two streams, retries and partition fields."""
 
 from source_convert.components.authenticator import ConvertAuthenticator
@@ -10,8 +10,12 @@ from source_convert.components.experience_objects import ExperienceCallErrorHand
 from source_convert.components.extractor import ConvertDataExtractor
 from source_convert.components.paginator import ConvertPageIncrement
 from source_convert.components.partition_fields import PartitionFields
-from source_convert.components.reports import (
+from source_convert.components.aggregated_reports import (
     AggregatedReportExtractor,
+    SegmentedExperiencesPartitionRouter,
+    SegmentReportExtractor,
+)
+from source_convert.components.reports import (
     DailyReportExtractor,
     DayWindowPartitionRouter,
     ExperienceGoalMetricPartitionRouter,
@@ -40,6 +44,8 @@ __all__ = [
     "PartitionFields",
     "RanUntil",
     "RecentExperiencesPartitionRouter",
+    "SegmentReportExtractor",
+    "SegmentedExperiencesPartitionRouter",
     "SharedPageRequester",
     "TrafficAllocationExtractor",
     "VariationChangeExtractor",

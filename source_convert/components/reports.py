@@ -35,12 +35,12 @@ from source_convert.components.project_state import (
     project_recorded,
     project_state,
 )
+from source_convert.components.report_vocabulary import METRICS
 from source_convert.components.shared_reads import Once, read_once
 
 LOGGER = logging.getLogger("airbyte")
 
-DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
-                 "average_order_value", "average_products_per_order")
+DAILY_METRICS = METRICS  # the metrics daily_reports can read (report_vocabulary names them)
 DEFAULT_DAILY_METRICS = DAILY_METRICS[:3]  # the averages per order are read when configured
 REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
 RAN_UNTIL = "ran_until"
@@ -179,59 +179,6 @@ class _ReportExtractor(ConvertDataExtractor):
         if not reports:
             reader.fail("has no report under 'data' (null or an empty list)")
         return reports
-
-
-@dataclass
-class AggregatedReportExtractor(_ReportExtractor):
-    """One row per goal and variation of an aggregated report, with the variation's name and baseline flag.
-
-    A report without ``variations_data`` still gives every number; one warning says the names are missing.
-    """
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        super().__post_init__(parameters)
-        self._names_missing = Once()
-
-    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        reader = _ReportReader(self._stream, response)
-        for report in self._reports(response, reader):
-            entries = list(reader.goal_entries(report))
-            described = self._described(reader, report)
-            for where, entry in entries:
-                goal_id = _goal_id(entry)
-                if goal_id is None:
-                    reader.fail(f"has no 'goal_id' (or 'goal') in {where}")
-                for place, variation in reader.objects(entry, "variations", where):
-                    variation_id = reader.identifier(variation, "id", place)
-                    conversion = reader.optional_object(variation, "conversion_data", place)
-                    revenue = reader.optional_object(variation, "revenue_data", place)
-                    products = reader.optional_object(variation, "products_data", place)
-                    about = described.get(variation_id, {})
-                    yield {
-                        "goal_id": goal_id,
-                        "variation_id": variation_id,
-                        "variation_name": about.get("name"),
-                        "is_baseline": about.get("is_baseline"),
-                        "visitors": variation.get("visitors"),
-                        "conversions": conversion.get("conversions"),
-                        "conversion_rate": conversion.get("conversion_rate"),
-                        "conversion_rate_change": conversion.get("conversion_rate_change"),
-                        "confidence": conversion.get("confidence"),
-                        "total_revenue": revenue.get("total_revenue"),
-                        "revenue_per_visitor": revenue.get("revenue_per_visitor"),
-                        "total_products": products.get("total_products"),
-                    }
-
-    def _described(self, reader: _ReportReader, report: Mapping[str, Any]) -> Dict[Any, Mapping[str, Any]]:
-        """``variations_data`` by variation id."""
-        if report.get("variations_data") is None:
-            if self._names_missing.first():
-                LOGGER.warning(
-                    "Stream '%s': the report Convert answered to %s has no variations_data (maybe others too): "
-                    "its rows have no variation_name or is_baseline.", self._stream, describe_request(reader.response),
-                )
-            return {}
-        return {item.get("id"): item for _, item in reader.objects(report, "variations_data", "data")}
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """aggregated_reports: one request per started experience (with the report time zone), one row per
-goal and variation; later syncs leave out experiences that stopped before the saved cursor minus
+goal, variation and metric; later syncs leave out experiences that stopped before the saved cursor minus
 the lookback, as Convert's ``max_running_timestamp``/``end_time`` tell."""
 
 from airbyte_cdk.models import SyncMode
@@ -40,15 +40,20 @@ def test_a_first_sync_reads_every_started_experience_and_flattens_its_report(htt
     # When
     output = read_stream(ConfigBuilder().build(), _STREAM, SyncMode.incremental)
 
-    # Then
+    # Then: five metrics for each of two variations, named as in daily_reports
     rows = sorted((m.record.data for m in output.records), key=lambda row: (row["experience_id"], row["variation_id"]))
-    assert [(r["experience_id"], r["goal_id"], r["variation_id"], r["ran_until"]) for r in rows] == [
+    assert len(rows) == 20
+    assert {(r["experience_id"], r["goal_id"], r["variation_id"], r["ran_until"]) for r in rows} == {
         (5, 400001, 700001, T + 100), (5, 400001, 700002, T + 100),
         (6, 400001, 700001, T - 20 * DAY), (6, 400001, 700002, T - 20 * DAY),
-    ]
-    assert (rows[1]["variation_name"], rows[1]["is_baseline"], rows[1]["conversions"], rows[1]["confidence"]) == (
-        "Green button", False, 42, 93.1,
-    )
+    }
+    assert {r["metric"] for r in rows} == {"conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
+                                           "average_order_value", "average_products_per_order"}
+    green = next(r for r in rows if r["experience_id"] == 5 and r["variation_id"] == 700002 and r["metric"] == "conversion_rate")
+    assert (green["variation_name"], green["is_baseline"], green["stats_methodology"], green["visitors"]) == (
+        "Green button", False, "frequentist", 600)
+    assert (green["metric_total"], green["metric_value"], green["metric_change"], green["confidence"]) == (42, 0.07, 0.4, 93.1)
+    assert (green["goal_srm"], green["goal_srm_pvalue"], green["srm"], green["observed_power"]) == (False, 1.0, False, 52.4)
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"ran_until": str(T + 100)}
     assert state["parent_state"] == report_cursors({PROJECT_ID: T + 100})
@@ -88,4 +93,4 @@ def test_the_report_time_zone_is_sent_in_seconds_east_of_utc(http_mocker: HttpMo
     output = read_stream(ConfigBuilder().with_field("report_utc_offset_hours", 5.5).build(), _STREAM)
 
     # Then
-    assert len(output.records) == 2 and output.errors == []
+    assert len(output.records) == 10 and output.errors == []

@@ -108,7 +108,8 @@ def discovered():
         ("change_history", ["project_id", "event_id"]), ("experience_change_history", ["experience_id", "event_id"]),
         # experience ids are system-wide (documented); variations are keyed by their experience
         ("experiences", ["id"]), ("experience_details", ["id"]), ("variations", ["experience_id", "id"]),
-        ("aggregated_reports", ["experience_id", "goal_id", "variation_id"]),
+        ("aggregated_reports", ["experience_id", "goal_id", "variation_id", "metric"]),
+        ("segment_reports", ["experience_id", "goal_id", "variation_id", "metric", "segment_type", "segment_value"]),
         ("daily_reports", ["experience_id", "goal_id", "variation_id", "day", "metric"]),
         ("projects", ["id"]),
     ],
