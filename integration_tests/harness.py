@@ -77,6 +77,15 @@ def _write_json(directory: str, name: str, value: Any) -> str:
     return path
 
 
+def _child_environment() -> Dict[str, str]:
+    """This process's environment with PYTHONPATH made absolute: the connector runs in a temporary
+    directory, where a relative entry such as ``.`` would import another copy of ``source_convert``."""
+    env = dict(os.environ)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(entry) for entry in env["PYTHONPATH"].split(os.pathsep) if entry)
+    return env
+
+
 def run_connector(
     command: str,
     config: Optional[Mapping[str, Any]] = None,
@@ -95,7 +104,8 @@ def run_connector(
         if state is not None:
             args += ["--state", _write_json(directory, "state.json", state)]
         args += list(extra_args)
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=directory)
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=directory,
+                                   env=_child_environment())
     messages = []
     for line in completed.stdout.splitlines():
         line = line.strip()
