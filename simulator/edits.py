@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from . import generator as gen
 
 VARIATION_EDIT_FIELDS = ("name", "description", "traffic_distribution", "key", "status")
+# The default edit of a variation change: a comment in its code (the documented change data are code strings)
+_EDIT_MARKS = {"css": "\n/* edited */", "js": "\n// edited", "html": "<!-- edited -->"}
 
 
 class EditsMixin:
@@ -134,8 +136,8 @@ class EditsMixin:
 
     def edit_variation_change(self, experience_id: int, change_id: Optional[int] = None,
                               **data: Any) -> Dict[str, Any]:
-        """Merge ``data`` into one change's ``data`` (default change: the experience's first; default edit:
-        ``data.revision`` + 1); returns a copy of the change.
+        """Merge ``data`` into one change's ``data`` (default change: the experience's first; default edit: a
+        comment appended to its ``css``, ``js`` or ``html``); returns a copy of the change.
 
         Logs ``change.update`` (object "change", object_id the change) in the experience's own history only;
         with ``experience_edits_in_project_history`` also ``experience.update`` in the project history.
@@ -148,7 +150,9 @@ class EditsMixin:
             if not found:
                 raise ValueError(f"experience {experience_id} has no change {change_id or ''}".rstrip())
             variation, change = found[0]
-            data = data or {"revision": int(change["data"].get("revision", 0)) + 1}
+            if not data:  # a documented field of the change's type, edited: its code gets a comment
+                key = next((k for k in _EDIT_MARKS if isinstance(change["data"].get(k), str)), "js")
+                data = {key: (change["data"].get(key) or "") + _EDIT_MARKS[key]}
             change["data"].update(data)
             event = self.add_experience_event(experience_id, "change", change["id"], "change.update",
                                               data={"variation_id": variation["id"], "changed_fields": ["data"]})

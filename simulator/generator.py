@@ -177,7 +177,7 @@ def _variations(ds: "Dataset", rng: random.Random, exp_key: str, exp_type: str, 
             for _ in range(rng.randint(1, 2)):
                 ctype = rng.choice(_CHANGE_TYPES)
                 data = ({"js": "document.title += ' (B)';"} if ctype == "customCode"
-                        else {"selector": "h1.hero", "css": "color:#0a6;"} if ctype == "defaultCode"
+                        else {"css": "h1.hero { color: #0a6; }"} if ctype == "defaultCode"
                         else {"selector": "h1.hero", "page_url": "https://www.shop-example.com/",
                               "html": "<h1 class=\"hero\">Try it free</h1>"})
                 changes.append({"id": ds.new_id("changes"), "type": ctype, "data": data})
