@@ -21,7 +21,7 @@ PROJECT_INCLUDE = ("global_javascript", "domains", "stats.usage", "stats.active_
                    "stats.active_segments_count", "stats.active_goals_count", "stats.google_analytics",
                    "default_goals", "default_audiences", "default_locations")
 PROJECT_EXPAND = ("default_goals", "default_audiences", "default_locations")
-PROJECT_STATUSES = ("active", "inactive", "suspended")
+PROJECT_STATUS_FILTER = ("active", "inactive")  # the documented list filter has no "suspended"
 EXPERIENCE_HISTORY_OBJECTS = ("report", "variation", "change")
 HISTORY_OBJECTS = ("audience", "feature", "domain", "goal", "hypothesis", "experience", "tag", "location")
 GOAL_TYPES = ("advanced", "visits_page", "revenue", "clicks_link", "submits_form", "clicks_element",
@@ -54,7 +54,7 @@ _SEARCH: Dict[str, Filter] = {"search": ("str", None, 200)}
 SPECS: Dict[str, ListSpec] = {
     "projects": ListSpec(("id", "active_tests", "project_name", "project_type", "status", "used_visitors"), "id",
                          PROJECT_INCLUDE, PROJECT_EXPAND,
-                         filters={**_SEARCH, "status": ("strs", PROJECT_STATUSES, None),
+                         filters={**_SEARCH, "status": ("strs", PROJECT_STATUS_FILTER, None),
                                   "project_type": ("strs", ("web", "fullstack"), None)}),
     "experiences": ListSpec(("id", "conversions", "improvement", "name", "start_time", "end_time", "status",
                              "primary_goal", "key"), "id", EXPERIENCE_INCLUDE, EXPERIENCE_EXPAND,

@@ -168,8 +168,9 @@ def experience(ctx: Context, exp: Dict[str, Any], include: Iterable[str] = (), e
     for field in ("alerts", "collaborators"):
         if field in include:
             out[field] = copy.deepcopy(exp.get(field) or [])
-    if "stats" in include:
-        out["stats"] = experience_stats(ctx, exp, goal_id)
+    stats = experience_stats(ctx, exp, goal_id) if "stats" in include else None
+    if stats is not None:  # the contract's stats is an object, never null: a never-started experience has none
+        out["stats"] = stats
     if "min_running_timestamp" in include or "max_running_timestamp" in include:
         days = ctx.ds.run_days(exp)
         if "min_running_timestamp" in include:

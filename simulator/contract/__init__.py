@@ -102,11 +102,11 @@ def _violations(key: str, body: Any) -> List[str]:
 
 
 def _describe(error: Any) -> str:
+    """``[path]: what is wrong``; for an instance no documented shape (``anyOf``) fits, the closest shape's complaint."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        return _describe(best_match(error.context)) + " (no documented shape fits; this is the closest one's complaint)"
     where = "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.absolute_path) or "(body)"
     detail = error.message if len(error.message) <= 300 else error.message[:300] + "..."
-    if error.context:  # anyOf/oneOf: name the closest branch's complaint too
-        closest = best_match(error.context)
-        detail += f" (closest branch: {closest.message[:200]})"
     return f"{where}: {detail}"
 
 

@@ -79,9 +79,7 @@ class ConvertRequestBuilder:
     @classmethod
     def projects(cls) -> "ConvertRequestBuilder":
         """The account's projects list as the ``projects`` stream and ``SourceConvert`` (check, ``*``) ask for it."""
-        return cls.account_list("projects").with_body(
-            project_type=["web", "fullstack"], status=["active", "inactive", "suspended"]
-        )
+        return cls.account_list("projects").with_body(project_type=["web", "fullstack"])
 
     @classmethod
     def project_list(cls, resource: str, sort_by: Optional[str] = "id", project: str = PROJECT_ID) -> "ConvertRequestBuilder":

@@ -15,10 +15,10 @@ def projects_request() -> ConvertRequestBuilder:
     return ConvertRequestBuilder.projects()
 
 
-def test_the_builder_asks_for_both_project_types_and_every_status() -> None:
+def test_the_builder_asks_for_both_project_types_and_no_status() -> None:
+    # No status filter: the documented filter takes only active and inactive; without it every status is listed.
     assert ConvertRequestBuilder.projects().body() == (
-        b'{"sort_by":"id","sort_direction":"asc","project_type":["web","fullstack"],'
-        b'"status":["active","inactive","suspended"],"page":1,"results_per_page":50}'
+        b'{"sort_by":"id","sort_direction":"asc","project_type":["web","fullstack"],"page":1,"results_per_page":50}'
     )
 
 

@@ -37,7 +37,7 @@ def test_each_change_of_each_variation_is_a_record_with_its_variation_and_experi
     assert keys(output) == [(31, 700002, 800001), (31, 700002, 800002), (32, 700002, 800001), (32, 700002, 800002)]
     first = output.records[0].record.data
     assert {name: first[name] for name in ("type", "data", "changed_at", "project_id")} == {
-        "type": "defaultCode", "data": {"selector": "#checkout", "css": "background:#0a6;"}, "changed_at": _NEWEST,
+        "type": "defaultCode", "data": {"css": "#checkout { background: #0a6; }"}, "changed_at": _NEWEST,
         "project_id": 200002,
     }
 
