@@ -35,6 +35,9 @@ STREAM_OBJECTS: Dict[str, str] = {
     "domains": "Domain",
     "features": "Feature",
     "experience_sections": "ExperienceSection",
+    "report_settings": "ReportSettings",
+    "change_history": "ChangeHistory",
+    "experience_change_history": "ChangeHistory",
 }
 # Documented fields a stream carries elsewhere, and where. Everything else documented is declared.
 CARRIED_ELSEWHERE: Dict[str, Dict[str, str]] = {
