@@ -65,7 +65,7 @@ RUN pip="python3 -m pip --python /opt/venv/bin/python" \
 FROM ${BASE_IMAGE}
 
 LABEL io.airbyte.name=airbyte/source-convert
-LABEL io.airbyte.version=1.0.1
+LABEL io.airbyte.version=2.0.0
 
 # Non-root runtime user.  Airbyte's base already has `airbyte` (uid 1000);
 # the local base does not, so create it when missing.
