@@ -206,3 +206,19 @@ def test_a_refusal_names_the_inputs_under_either_key(key):
     (error,) = [e for e in run.errors if "(inputs:" in e["message"]]
     assert "(inputs: results_per_page)" in error["message"] and "422" in error["message"]
     assert run.records_of("domains")  # the other stream is read
+
+
+# ----------------------------------------------------------------------------- the connector's vocabulary
+def test_the_connectors_metric_and_segment_names_are_the_contracts():
+    """The connector ships without the contract file, so its names of metrics and segment values are its
+    own copy: they must be exactly the published enums (a value Convert adds shows up here first)."""
+    from source_convert.components.report_vocabulary import (AGGREGATED_METRIC_NAMES, METRICS, SEGMENT_DIMENSIONS,
+                                                             SEGMENT_VALUES)
+
+    assert METRICS == contract.enum("DailyReportMetrics")
+    assert set(AGGREGATED_METRIC_NAMES) == set(contract.enum("MetricTypes"))
+    assert set(AGGREGATED_METRIC_NAMES.values()) == set(METRICS)
+    published = contract.segment_dimensions()
+    assert set(SEGMENT_DIMENSIONS) == set(published)
+    assert {dimension: set(values) for dimension, values in SEGMENT_VALUES.items()} == {
+        dimension: set(values) for dimension, values in published.items() if values}

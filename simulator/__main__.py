@@ -5,6 +5,9 @@ ids). Behaviour: ``--daily-totals day|running|broken``, ``--vanish-experience ID
 ``--key-projects 200002,200004``, ``--experience-edits-in-project-history``. Authentication (see
 ``simulator.signing``; the key's refusal of the other method is inferred): ``--key-auth-type
 requestSigning|secretKey``, ``--expires-header Expires|Expire``, ``--signed-url with_query|without_query``.
+The spec's contradictions: ``--single-objects documented|wrapped|bare``, ``--error-fields-key
+parameters|fields``. Reports: ``--ignore-segments`` (a filtered report answers the unfiltered numbers),
+``--report-metrics full|deprecated_only|with_unknown``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import List, Optional, Set
 from .dataset import Dataset
 from .render import HISTORY_ID_STYLES
 from .params import ERROR_FIELDS_KEYS
-from .routes import DAILY_TOTALS, SINGLE_OBJECTS
+from .routes import DAILY_TOTALS, REPORT_METRICS, SINGLE_OBJECTS
 from .server import ALLOWED_HOSTS, ConvertSimulator
 from .signing import AUTH_TYPES, EXPIRES_HEADERS, SIGNED_URL_READINGS
 
@@ -64,6 +67,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="single-object GETs: as each operation declares, all wrapped in {data}, or all bare")
     parser.add_argument("--error-fields-key", choices=ERROR_FIELDS_KEYS, default="parameters",
                         help="the key naming a 422's bad inputs")
+    parser.add_argument("--ignore-segments", action="store_true",
+                        help="answer a report filtered by segments with the unfiltered numbers")
+    parser.add_argument("--report-metrics", choices=REPORT_METRICS, default=REPORT_METRICS[0],
+                        help="aggregated reports: metrics[] as published, none (deprecated fields only), or with an unknown metric")
     parser.add_argument("--config-out", help="write the connector config JSON here")
     args = parser.parse_args(argv)
     if args.host not in ALLOWED_HOSTS:
@@ -78,7 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                            experience_edits_in_project_history=args.experience_edits_in_project_history,
                            key_auth_type=args.key_auth_type, expires_header=args.expires_header,
                            signed_url=args.signed_url, single_objects=args.single_objects,
-                           error_fields_key=args.error_fields_key)
+                           error_fields_key=args.error_fields_key, ignore_segments=args.ignore_segments,
+                           report_metrics=args.report_metrics)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

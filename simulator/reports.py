@@ -11,6 +11,8 @@ import math
 import threading
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from . import contract
+
 _M64 = (1 << 64) - 1
 
 
@@ -133,8 +135,7 @@ def metric_value(metric: str, totals: Totals) -> float:
     return rate(totals.conversions, totals.visitors)
 
 
-DAILY_METRICS = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
-                 "average_order_value", "average_products_per_order")
+DAILY_METRICS = contract.enum("DailyReportMetrics")
 AVERAGE_METRICS = DAILY_METRICS[3:]  # per order: their daily ``totals`` is the sum of the day's average
 
 

@@ -17,19 +17,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from . import contract
 from .reports import Totals, _hash
 
 DEVICE_PARTS = ("desktop", "iPhone", "other_phones", "iPad", "other_tablets")
 DEVICE_VALUES = {"desktop": ("desktop",), "iPhone": ("iPhone",), "other_phones": ("other_phones",),
                  "all_phones": ("iPhone", "other_phones"), "iPad": ("iPad",), "other_tablets": ("other_tablets",),
                  "all_tablets": ("iPad", "other_tablets")}
-ENUMS: Dict[str, Tuple[str, ...]] = {
-    "devices": ("iPhone", "all_phones", "other_phones", "desktop", "iPad", "all_tablets", "other_tablets"),
-    "browsers": ("internet_explorer", "chrome", "firefox", "safari", "edge", "other"),
-    "visitor_types": ("new", "returning"),
-    "sources": ("campaign", "search", "referral", "direct", "ai_tool"),
-}
-DIMENSIONS = ("devices", "browsers", "countries", "visitor_types", "campaigns", "custom_segments", "sources")
+# The published dimensions and, where they have one, their enums (``contract.segment_dimensions``).
+ENUMS: Dict[str, Tuple[str, ...]] = {name: values for name, values in contract.segment_dimensions().items() if values}
+DIMENSIONS = tuple(contract.segment_dimensions())
 COUNTRY_PARTS = ("US", "GB", "DE", "FR", "IN", "BR", "CA", "AU")
 CAMPAIGN_NAMES = ("spring_sale", "newsletter_weekly", "retargeting_q3", "brand_search", "partner_launch")
 _ELSEWHERE = "\x00rest"  # the part no filter value names

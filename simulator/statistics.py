@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from . import contract
 from .reports import Totals
 
-AGGREGATED_METRICS = ("conversion_rate", "avg_revenue_visitor", "avg_products_ordered_visitor", "average_order_value",
-                      "average_products_per_order")
+AGGREGATED_METRICS = contract.enum("MetricTypes")  # the aggregated report's own metric names
 WITH_STATISTICS = AGGREGATED_METRICS[:3]
 METHODOLOGIES = ("frequentist", "bayesian")
 SRM_ALPHA = 0.01

@@ -146,3 +146,19 @@ def object_schema(name: str) -> Dict[str, Any]:
 def object_validator(name: str) -> Any:
     """A validator for ``object_schema(name)``."""
     return _validator(f"/objects/{name}")
+
+
+def enum(schema_name: str) -> Tuple[str, ...]:
+    """The values of one of the spec's string enums (``components.schemas[schema_name].enum``)."""
+    return tuple(contract()["components"]["schemas"][schema_name]["enum"])
+
+
+def segment_dimensions() -> Dict[str, Tuple[str, ...]]:
+    """``ReportingSegmentsFilters``: each segment dimension with its values (empty for a free value: a
+    country code, a campaign name, an audience id)."""
+    schemas = contract()["components"]["schemas"]
+    out: Dict[str, Tuple[str, ...]] = {}
+    for dimension, schema in schemas["ReportingSegmentsFilters"]["properties"].items():
+        item = schemas[schema["items"]["$ref"].rsplit("/", 1)[1]]
+        out[dimension] = tuple(item.get("enum", ()))
+    return out

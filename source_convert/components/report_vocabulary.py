@@ -1,10 +1,12 @@
 """The report vocabulary, once: metric names, the aggregated report's own names for them, and segments.
 
 ``METRICS`` are the names ``daily_reports`` and ``aggregated_reports`` both write in ``metric`` (the
-daily report's ``DailyReportMetrics``); the aggregated report names two of them differently
+daily report's ``DailyReportMetrics``, as the config's ``daily_report_metrics`` enum lists them, with
+its default); the aggregated report names two of them differently
 (``MetricTypes``), ``AGGREGATED_METRIC_NAMES`` maps them. Segment dimensions are the config's
 ``report_segments`` enum (``spec.json``); the values of the four dimensions with a published enum
-(``ReportingSegmentsFilters``) are here.
+(``ReportingSegmentsFilters``) are here (the connector ships without the contract file;
+``integration_tests/test_contract.py`` compares these names with it).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Dict, FrozenSet, Mapping, Tuple
 
 from source_convert.config import connection_specification
 
-METRICS: Tuple[str, ...] = ("conversion_rate", "avg_revenue_per_visitor", "avg_products_ordered_per_visitor",
-                            "average_order_value", "average_products_per_order")
+_DAILY_METRICS_OPTION = connection_specification()["properties"]["daily_report_metrics"]
+METRICS: Tuple[str, ...] = tuple(_DAILY_METRICS_OPTION["items"]["enum"])
+DEFAULT_DAILY_METRICS: Tuple[str, ...] = tuple(_DAILY_METRICS_OPTION["default"])
 AGGREGATED_METRIC_NAMES: Mapping[str, str] = {
     "conversion_rate": "conversion_rate",
     "avg_revenue_visitor": "avg_revenue_per_visitor",

@@ -35,13 +35,12 @@ from source_convert.components.project_state import (
     project_recorded,
     project_state,
 )
-from source_convert.components.report_vocabulary import METRICS
+from source_convert.components.report_vocabulary import DEFAULT_DAILY_METRICS, METRICS
 from source_convert.components.shared_reads import Once, read_once
 
 LOGGER = logging.getLogger("airbyte")
 
 DAILY_METRICS = METRICS  # the metrics daily_reports can read (report_vocabulary names them)
-DEFAULT_DAILY_METRICS = DAILY_METRICS[:3]  # the averages per order are read when configured
 REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
 RAN_UNTIL = "ran_until"
 UTC_OFFSET = "utc_offset"  # recorded beside each project's ran_until: the report time zone its days were counted in
