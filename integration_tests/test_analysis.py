@@ -104,7 +104,8 @@ def test_documented_query_answers_daily_revenue_per_visitor(
     assert answer["columns"] == COLUMNS
     expected = sorted(expected_rows(simulator.dataset))
     assert len({row[3] for row in expected}) == 2 and len({row[4] for row in expected}) > 1  # a test with substance
-    got = sorted(tuple(row) for row in answer["rows"])
+    # visitors is declared a number, as Convert's contract types it: DuckDB keeps it as a decimal
+    got = sorted(tuple(row[:5]) + (Decimal(str(row[5])),) + tuple(row[6:]) for row in answer["rows"])
     assert [row[:6] for row in got] == [row[:6] for row in expected]
     wrong = [(have, want) for have, want in zip(got, expected)
              if abs(Decimal(str(have[6])) - Decimal(repr(want[6]))) > Decimal("1e-9")]
