@@ -494,7 +494,8 @@ def experience_history(ds: "Dataset", project_id: int, exps: List[Dict[str, Any]
     """Past events of started experiences' own histories (objects variation/change), ids ascending with time.
 
     Each started experience got its traffic split set half an hour before it started (``variation.update``
-    of its last variation) and, when a variation has changes, one change edited an hour before it started.
+    of its last variation, in the app) and, when a variation has changes, one change edited through the API
+    an hour before it started.
     """
     plans = []
     for exp in exps:
@@ -511,7 +512,8 @@ def experience_history(ds: "Dataset", project_id: int, exps: List[Dict[str, Any]
                           {"experience_id": exp["id"], "variation_id": changed[0]["id"], "changed_fields": ["data"]}))
     plans.sort(key=lambda plan: (plan[0], plan[1], plan[2]))
     return [history_event(ds, project_id, obj, object_id, f"{obj}.update", ts, author_id=5001 + exp_id % 3,
-                          data=data, parent_object_id=exp_id) for ts, exp_id, obj, object_id, data in plans]
+                          method="api" if obj == "change" else "app", data=data, parent_object_id=exp_id)
+            for ts, exp_id, obj, object_id, data in plans]
 
 
 def status_cycle(index: int) -> str:
