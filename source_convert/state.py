@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -36,6 +37,8 @@ LOGGER = logging.getLogger("airbyte")
 _UNIX_CURSORS = ("timestamp", "changed_at", "updated_at", "ran_until")
 _DAY_CURSORS = ("day",)
 _RECORDED_OFFSETS = ("utc_offset",)  # the report time zone a report cursor was counted in (seconds east of UTC)
+# What a report cursor's sync read (comma-separated names: dimensions, country codes, metrics).
+_RECORDED_SETTINGS = ("report_segments", "report_segment_countries", "daily_report_metrics")
 _PARTITIONED_KEYS = {"use_global_cursor", "state", "states", "parent_state", "lookback_window"}
 _MAX_UNIX_DIGITS = 11  # UNIX seconds up to the year 5138; more digits is not a time the CDK's "%s" reads
 _STARTED_EXPERIENCES = "started_experiences"
@@ -72,6 +75,8 @@ def _cursor_ok(cursor: Any) -> bool:
         if key in _DAY_CURSORS and _is_day(value):
             continue
         if key in _RECORDED_OFFSETS and _is_offset(value):
+            continue
+        if key in _RECORDED_SETTINGS and isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_,]*", value):
             continue
         return False
     return True
