@@ -19,6 +19,7 @@ from unit_tests.mock_server.runner import read_stream
 from unit_tests.mock_server.states import report_cursors
 
 _STREAM = "daily_reports"
+THREE_METRICS = "avg_products_ordered_per_visitor,avg_revenue_per_visitor,conversion_rate"  # the default, recorded sorted
 DAY = 86400
 T = 1_766_000_000
 REVENUE_GOAL = {"id": 11, "name": "Purchase", "type": "revenue"}
@@ -69,7 +70,7 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_day_before_the_sta
     assert "conversions" not in row and "revenue" not in revenue_row, "one total per metric, as documented"
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"day": "2025-12-22"}
-    assert state["parent_state"] == report_cursors({PROJECT_ID: T})
+    assert state["parent_state"] == report_cursors({PROJECT_ID: T}, daily_report_metrics=THREE_METRICS)
     assert {m.record.data["project_id"] for m in output.records} == {int(PROJECT_ID)}
 
 
@@ -195,4 +196,5 @@ def test_a_changed_report_time_zone_reads_every_day_again_with_one_warning(http_
         f"the days saved for project(s) {PROJECT_ID} have other boundaries: every report day of those projects is read "
         "again, in the new zone."
     ]
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({PROJECT_ID: T}, utc_offset=0)
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors(
+        {PROJECT_ID: T}, utc_offset=0, daily_report_metrics=THREE_METRICS)
