@@ -271,3 +271,19 @@ def test_custom_segment_ids_given_as_text_are_read_and_unusable_ones_warned_once
     warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN"]
     assert len([w for w in warnings if "custom segment whose id" in w]) == 1
     assert len([w for w in warnings if "campaign whose name" in w]) == 1
+
+
+def test_a_saved_state_goes_through_the_state_migration(http_mocker: HttpMocker) -> None:
+    # Given: a state this version cannot read (a cursor that is no UNIX time)
+    given_one_started_experience(http_mocker)
+    for value, share in (("new", 0.6), ("returning", 0.4)):
+        http_mocker.post(report_request(segments={"visitor_types": [value]}), a_segment_of_the_report(share))
+
+    # When
+    output = read_stream(segments_config("visitor_types"), _STREAM, SyncMode.incremental,
+                         state={"parent_state": {"started_experiences": {"ran_until": "yesterday"}}})
+
+    # Then: the stream starts a full read, with the migration's warning
+    assert output.errors == [] and len(output.records) == 20
+    assert [m.log.message for m in output.logs if "format this version does not use" in m.log.message] == [
+        f"The saved state of stream '{_STREAM}' has a format this version does not use; the stream starts a full read."]
