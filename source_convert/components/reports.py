@@ -505,8 +505,16 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
             return self.held_parent_state_by_stream()
         recorded = {UTC_OFFSET: self._utc_offset,
                     **{name: ",".join(setting.configured) for name, setting in self.read_settings().items()}}
-        return {config.stream.name: project_state(self._new_cursors, RAN_UNTIL, **recorded)
-                for config in self.parent_stream_configs}
+        state = project_state(self._new_cursors, RAN_UNTIL, **recorded)
+        # A project not read in this sync (no longer configured) keeps its cursor with what it records.
+        configured = set(configured_projects(self.config))
+        held = {str(entry["partition"][PROJECT_ID]): entry["cursor"] for entry in (self.held_parent_state() or {}).get("states") or []
+                if isinstance(entry, Mapping) and isinstance(entry.get("partition"), Mapping) and PROJECT_ID in entry["partition"]}
+        for entry in state["states"]:
+            project = entry["partition"][PROJECT_ID]
+            if project not in configured and isinstance(held.get(project), Mapping):
+                entry["cursor"] = dict(held[project])
+        return {config.stream.name: state for config in self.parent_stream_configs}
 
 
 @dataclass(frozen=True)

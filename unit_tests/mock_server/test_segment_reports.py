@@ -287,3 +287,21 @@ def test_a_saved_state_goes_through_the_state_migration(http_mocker: HttpMocker)
     assert output.errors == [] and len(output.records) == 20
     assert [m.log.message for m in output.logs if "format this version does not use" in m.log.message] == [
         f"The saved state of stream '{_STREAM}' has a format this version does not use; the stream starts a full read."]
+
+
+def test_a_project_not_read_keeps_what_its_cursor_records(http_mocker: HttpMocker) -> None:
+    # Given: the state also holds a project no longer configured, read with other dimensions and zone
+    given_one_started_experience(http_mocker)
+    for value, share in (("new", 0.6), ("returning", 0.4)):
+        http_mocker.post(report_request(segments={"visitor_types": [value]}), a_segment_of_the_report(share))
+    other = {"ran_until": str(T - DAY), "utc_offset": "3600", "report_segments": "devices", "report_segment_countries": ""}
+    state = {"parent_state": {"started_experiences": {"states": [
+        {"partition": {"project_id": "999999"}, "cursor": other}], "use_global_cursor": False}}}
+
+    # When
+    output = read_stream(segments_config("visitor_types"), _STREAM, SyncMode.incremental, state=state)
+
+    # Then: if that project is configured again, its cursor still says what it was read with
+    assert output.errors == []
+    saved = output.most_recent_state.stream_state.__dict__["parent_state"]["started_experiences"]["states"]
+    assert {entry["partition"]["project_id"]: entry["cursor"] for entry in saved}["999999"] == other
