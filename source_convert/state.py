@@ -30,6 +30,7 @@ from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigr
 from airbyte_cdk.sources.types import Config
 
 from source_convert.components.project_state import PROJECT_ID, STATES, as_int, configured_projects
+from source_convert.components.reports import READ_SETTINGS  # what a report cursor's sync read: names, comma-separated
 from source_convert.components.shared_reads import read_once
 
 LOGGER = logging.getLogger("airbyte")
@@ -37,8 +38,6 @@ LOGGER = logging.getLogger("airbyte")
 _UNIX_CURSORS = ("timestamp", "changed_at", "updated_at", "ran_until")
 _DAY_CURSORS = ("day",)
 _RECORDED_OFFSETS = ("utc_offset",)  # the report time zone a report cursor was counted in (seconds east of UTC)
-# What a report cursor's sync read (comma-separated names: dimensions, country codes, metrics).
-_RECORDED_SETTINGS = ("report_segments", "report_segment_countries", "daily_report_metrics")
 _PARTITIONED_KEYS = {"use_global_cursor", "state", "states", "parent_state", "lookback_window"}
 _MAX_UNIX_DIGITS = 11  # UNIX seconds up to the year 5138; more digits is not a time the CDK's "%s" reads
 _STARTED_EXPERIENCES = "started_experiences"
@@ -76,7 +75,7 @@ def _cursor_ok(cursor: Any) -> bool:
             continue
         if key in _RECORDED_OFFSETS and _is_offset(value):
             continue
-        if key in _RECORDED_SETTINGS and isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_,]*", value):
+        if key in READ_SETTINGS and isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_,]*", value):
             continue
         return False
     return True

@@ -37,6 +37,8 @@ from source_convert.components.report_vocabulary import (
     exclusive,
 )
 from source_convert.components.reports import (
+    COUNTRIES_SETTING,
+    SEGMENTS_SETTING,
     ReadSetting,
     RecentExperiencesPartitionRouter,
     _goal_id,
@@ -192,9 +194,9 @@ class SegmentedExperiencesPartitionRouter(RecentExperiencesPartitionRouter):
     def read_settings(self) -> Dict[str, ReadSetting]:
         # segment_reports is new in 2.0.0, so a cursor without the record read no known segment: any
         # configured value re-reads in full (with the warning) rather than be assumed read.
-        dimensions = tuple(sorted(set(self.config.get("report_segments") or [])))
-        countries = tuple(sorted(set(self.config.get("report_segment_countries") or []))) if "countries" in dimensions else ()
-        return {"report_segments": ReadSetting(dimensions), "report_segment_countries": ReadSetting(countries)}
+        dimensions = tuple(sorted(set(self.config.get(SEGMENTS_SETTING) or [])))
+        countries = tuple(sorted(set(self.config.get(COUNTRIES_SETTING) or []))) if "countries" in dimensions else ()
+        return {SEGMENTS_SETTING: ReadSetting(dimensions), COUNTRIES_SETTING: ReadSetting(countries)}
 
     def settled_slices(self) -> Iterable[StreamSlice]:
         if not self.config.get("report_segments"):

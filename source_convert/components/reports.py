@@ -44,7 +44,11 @@ DAILY_METRICS = METRICS  # the metrics daily_reports can read (report_vocabulary
 DEFAULT_DAILY_METRICS = DAILY_METRICS[:3]  # the averages per order are read when configured
 REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
 RAN_UNTIL = "ran_until"
-DAILY_METRICS_SETTING = "daily_report_metrics"  # recorded beside each project's ran_until: the metrics read
+# Config fields whose values are recorded beside each project's ran_until (comma-separated): what was read.
+DAILY_METRICS_SETTING = "daily_report_metrics"
+SEGMENTS_SETTING = "report_segments"
+COUNTRIES_SETTING = "report_segment_countries"
+READ_SETTINGS = (DAILY_METRICS_SETTING, SEGMENTS_SETTING, COUNTRIES_SETTING)
 UTC_OFFSET = "utc_offset"  # recorded beside each project's ran_until: the report time zone its days were counted in
 _DAY_SECONDS = 86400
 _MILLISECONDS_THRESHOLD = 10_000_000_000  # a UNIX time above this is in milliseconds
