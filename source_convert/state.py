@@ -13,6 +13,8 @@ stream's saved state into the shape this version reads, where every cursor belon
   full this once, with a warning. A cursor is never offered to another project.
 * Older shapes: a 0.1.0 per-experience ``daily_reports`` state continues from its global ``day``; a
   0.2.0 ``daily_reports`` state (``day`` only) gets the started experiences' cursor from the end of that day.
+* A report cursor may record what it was read with (``utc_offset``; the names in ``READ_SETTINGS``,
+  comma-separated); the routers compare those with the config (``components/reports.py``).
 * The CDK's global ``state`` of a per-project cursor is dropped: the CDK would start a project that
   has no cursor yet (one added to the config) from it.
 """
