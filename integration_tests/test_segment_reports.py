@@ -140,6 +140,22 @@ def test_a_second_sync_reads_the_experiences_aggregated_reports_reads(sim, every
     assert len(unfiltered) < len(started(sim.dataset)), "experiences that stopped long ago cost no request"
 
 
+def test_a_dimension_added_after_a_sync_is_read_for_every_started_experience_with_one_warning(sim):
+    first = read(sim, ["segment_reports"], report_segments=["visitor_types"])
+    experiences = {row["experience_id"] for row in first.records_of("segment_reports")}
+    second = read(sim, ["segment_reports"], state=first.final_state(), report_segments=["visitor_types", "browsers"])
+    browsers = defaultdict(set)
+    for row in second.records_of("segment_reports"):
+        if row["segment_type"] == "browsers":
+            browsers[row["experience_id"]].add(row["segment_value"])
+    assert experiences and browsers == {experience: set(SEGMENT_VALUES["browsers"]) for experience in experiences}
+    warnings = [m["log"]["message"] for m in second.of_type("LOG")
+                if m["log"]["level"] == "WARN" and "did not read" in m["log"]["message"]]
+    assert len(warnings) == 1 and "report_segments has browsers" in warnings[0]
+    third = read(sim, ["segment_reports"], state=second.final_state(), report_segments=["visitor_types", "browsers"])
+    assert {row["experience_id"] for row in third.records_of("segment_reports")} < experiences, "then incremental again"
+
+
 @pytest.mark.parametrize("dimension, config", [
     ("browsers", {}),
     ("visitor_types", {}),

@@ -13,6 +13,8 @@ stream's saved state into the shape this version reads, where every cursor belon
   full this once, with a warning. A cursor is never offered to another project.
 * Older shapes: a 0.1.0 per-experience ``daily_reports`` state continues from its global ``day``; a
   0.2.0 ``daily_reports`` state (``day`` only) gets the started experiences' cursor from the end of that day.
+* A report cursor may record what it was read with (``utc_offset``; the names in ``READ_SETTINGS``,
+  comma-separated); the routers compare those with the config (``components/reports.py``).
 * The CDK's global ``state`` of a per-project cursor is dropped: the CDK would start a project that
   has no cursor yet (one added to the config) from it.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import InitVar, dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -29,6 +32,7 @@ from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigr
 from airbyte_cdk.sources.types import Config
 
 from source_convert.components.project_state import PROJECT_ID, STATES, as_int, configured_projects
+from source_convert.components.reports import READ_SETTINGS  # what a report cursor's sync read: names, comma-separated
 from source_convert.components.shared_reads import read_once
 
 LOGGER = logging.getLogger("airbyte")
@@ -72,6 +76,8 @@ def _cursor_ok(cursor: Any) -> bool:
         if key in _DAY_CURSORS and _is_day(value):
             continue
         if key in _RECORDED_OFFSETS and _is_offset(value):
+            continue
+        if key in READ_SETTINGS and isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_,]*", value):
             continue
         return False
     return True

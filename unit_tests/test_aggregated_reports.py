@@ -135,3 +135,20 @@ def test_segment_checks_fail_naming_the_dimension(dimension, by_value, fragment)
 def test_values_that_may_hold_every_visitor_pass(dimension, by_value):
     unfiltered = rows_of({1: 0, 2: 0}, 0) if dimension == "browsers" else rows_of({1: 100, 2: 80})
     check_dimension("segment_reports", 5, dimension, unfiltered, by_value)
+
+
+def test_only_the_deprecated_conversion_rate_and_its_interval_are_scaled_from_percent():
+    # Given: conversion_rate in percent (5 of 100 visitors = 5.0); the revenue and products values and
+    # intervals are amounts per visitor, not percentages
+    variation = {"conversion_data": {"conversions": 5, "conversion_rate": 5.0, "conversion_rate_interval": 1.5},
+                 "revenue_data": {"total_revenue": 250.0, "revenue_per_visitor": 2.5, "revenue_per_visitor_interval": 0.4},
+                 "products_data": {"total_products": 30, "products_per_visitor": 0.3, "products_per_visitor_interval": 0.05}}
+
+    # When
+    rows = {row["metric"]: row for row in extract(report("frequentist", {1: variation}))}
+
+    # Then
+    assert (rows["conversion_rate"]["metric_value"], rows["conversion_rate"]["metric_interval"]) == (0.05, 0.015)
+    assert (rows["avg_revenue_per_visitor"]["metric_value"], rows["avg_revenue_per_visitor"]["metric_interval"]) == (2.5, 0.4)
+    assert (rows["avg_products_ordered_per_visitor"]["metric_value"],
+            rows["avg_products_ordered_per_visitor"]["metric_interval"]) == (0.3, 0.05)

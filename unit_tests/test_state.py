@@ -197,6 +197,16 @@ def test_a_report_cursor_may_record_its_time_zone():
     assert migrated(broken, stream="daily_reports") == {}
 
 
+def test_a_report_cursor_may_record_what_it_read():
+    saved = {"use_global_cursor": True, "state": {"ran_until": "1"}, "parent_state": {"started_experiences": per_project(
+        entry(A, ran_until=str(MIDNIGHT_2026_11_20), utc_offset="0", report_segments="browsers,countries",
+              report_segment_countries="", daily_report_metrics="conversion_rate"))}}
+    assert migrated(saved, stream="segment_reports") == saved
+    broken = {**saved, "parent_state": {"started_experiences": per_project(
+        entry(A, ran_until="1", report_segments=["browsers"]))}}
+    assert migrated(broken, stream="segment_reports") == {}
+
+
 def test_a_0_1_0_per_experience_daily_state_continues_from_its_global_day():
     old = {
         "use_global_cursor": False,

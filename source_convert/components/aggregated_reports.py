@@ -26,6 +26,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_convert.components.changes import as_object_id
 from source_convert.components.envelope import describe_request, request_path
 from source_convert.components.project_state import PROJECT_ID
 from source_convert.components.report_vocabulary import (
@@ -36,6 +37,9 @@ from source_convert.components.report_vocabulary import (
     exclusive,
 )
 from source_convert.components.reports import (
+    COUNTRIES_SETTING,
+    SEGMENTS_SETTING,
+    ReadSetting,
     RecentExperiencesPartitionRouter,
     _goal_id,
     _kind,
@@ -132,8 +136,8 @@ class AggregatedReportExtractor(_ReportExtractor):
         """Rows from ``conversion_data``, ``revenue_data`` and ``products_data`` (a report without ``metrics[]``).
 
         Their rates and changes are percentages where ``metrics[]`` has fractions: the conversion rate is
-        checked against conversions / visitors to tell which, and every rate, change and interval of the
-        variation is scaled alike (a rate that fits neither fails the sync)."""
+        checked against conversions / visitors to tell which, and the conversion rate, its interval and
+        every change of the variation are scaled alike (a rate that fits neither fails the sync)."""
         self._warn("deprecated", "the report Convert answered to %s has no metrics[] (maybe others too): its rows come "
                    "from the deprecated conversion_data, revenue_data and products_data (conversion_rate, "
                    "avg_revenue_per_visitor, avg_products_ordered_per_visitor; no Bayesian statistics, no "
@@ -145,7 +149,10 @@ class AggregatedReportExtractor(_ReportExtractor):
             if not block:
                 continue
             fields = {field_name: block.get(source) for field_name, source in names.items()}
-            for name in ("metric_change", "metric_interval") + (("metric_value",) if metric == "conversion_rate" else ()):
+            # Only the conversion rate, its interval and every change are percentages; the revenue and
+            # products values and intervals are amounts per visitor.
+            scaled = ("metric_change",) + (("metric_value", "metric_interval") if metric == "conversion_rate" else ())
+            for name in scaled:
                 if isinstance(fields[name], (int, float)) and not isinstance(fields[name], bool):
                     fields[name] = fields[name] / scale
             yield {**common, "metric": metric, **{name: None for name in STATISTICS}, **fields,
@@ -181,7 +188,15 @@ def _percent_scale(reader: _ReportReader, conversion: Mapping[str, Any], visitor
 @dataclass
 class SegmentedExperiencesPartitionRouter(RecentExperiencesPartitionRouter):
     """The experiences of ``aggregated_reports``' rule, when ``report_segments`` names a dimension; else none
-    (and no request, not even the experience list)."""
+    (and no request, not even the experience list). Each project's cursor records the dimensions and the
+    countries read: a dimension or country added since re-reads the project in full (``read_settings``)."""
+
+    def read_settings(self) -> Dict[str, ReadSetting]:
+        # segment_reports is new in 2.0.0, so a cursor without the record read no known segment: any
+        # configured value re-reads in full (with the warning) rather than be assumed read.
+        dimensions = tuple(sorted(set(self.config.get(SEGMENTS_SETTING) or [])))
+        countries = tuple(sorted(set(self.config.get(COUNTRIES_SETTING) or []))) if "countries" in dimensions else ()
+        return {SEGMENTS_SETTING: ReadSetting(dimensions), COUNTRIES_SETTING: ReadSetting(countries)}
 
     def settled_slices(self) -> Iterable[StreamSlice]:
         if not self.config.get("report_segments"):
@@ -236,9 +251,22 @@ class SegmentReportExtractor(AggregatedReportExtractor):
         settings = self._report_settings(partition)
         if dimension == "campaigns":
             names = [item.get("name") for item in settings.get("campaigns") or [] if isinstance(item, Mapping)]
+            unusable = [name for name in names if not isinstance(name, str) or not name]
+            if unusable:
+                self._warn("campaign names", "experience %s has a campaign whose name is %s (maybe others too): it "
+                           "cannot be sent as a segment, so no row is read for it.", partition["experience_id"],
+                           _kind(unusable[0]) if unusable[0] != "" else "empty")
             return [(name, name) for name in names if isinstance(name, str) and name]
-        ids = [item.get("id") for item in settings.get("custom_segments") or [] if isinstance(item, Mapping)]
-        return [(str(segment), segment) for segment in ids if isinstance(segment, int) and not isinstance(segment, bool)]
+        values: List[Tuple[str, Any]] = []
+        for item in settings.get("custom_segments") or []:
+            raw = item.get("id") if isinstance(item, Mapping) else None
+            segment = as_object_id(raw)  # Convert may send ids as text ("123")
+            if segment is None:
+                self._warn("custom segment ids", "experience %s has a custom segment whose id is %s (maybe others too), "
+                           "not a whole number: no row is read for it.", partition["experience_id"], _kind(raw))
+                continue
+            values.append((str(segment), segment))
+        return values
 
     def _report_settings(self, partition: Mapping[str, Any]) -> Mapping[str, Any]:
         """The experience's report settings (``campaigns``, ``custom_segments``), read once per sync."""

@@ -43,6 +43,11 @@ LOGGER = logging.getLogger("airbyte")
 DAILY_METRICS = METRICS  # the metrics daily_reports can read (report_vocabulary names them)
 REVENUE_METRICS = frozenset(DAILY_METRICS[1:])  # meaningful only for goals of type "revenue"
 RAN_UNTIL = "ran_until"
+# Config fields whose values are recorded beside each project's ran_until (comma-separated): what was read.
+DAILY_METRICS_SETTING = "daily_report_metrics"
+SEGMENTS_SETTING = "report_segments"
+COUNTRIES_SETTING = "report_segment_countries"
+READ_SETTINGS = (DAILY_METRICS_SETTING, SEGMENTS_SETTING, COUNTRIES_SETTING)
 UTC_OFFSET = "utc_offset"  # recorded beside each project's ran_until: the report time zone its days were counted in
 _DAY_SECONDS = 86400
 _MILLISECONDS_THRESHOLD = 10_000_000_000  # a UNIX time above this is in milliseconds
@@ -377,6 +382,11 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
     the report time zone (``utc_offset``) it was counted in; a project whose recorded zone differs from
     the configured one is read as on a first sync (every day again, in the new zone), with one warning
     per stream. A cursor saved before zones were recorded counts as the configured zone's.
+
+    ``read_settings``: what a subclass's rows depend on beyond the window (dimensions, metrics), recorded
+    beside each project's cursor likewise. A project whose record lacks a configured value (one added
+    since) is read as on a first sync, with one warning per stream: else older experiences or days would
+    never get that value's rows. A value removed needs no re-read.
     """
 
     lookback_days: Union[str, int] = 0
@@ -410,6 +420,7 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
             )
         new_cursors: Dict[str, Optional[int]] = dict(saved)
         saved = self._in_this_time_zone(saved, project_recorded(held, UTC_OFFSET))
+        saved = self._with_read_settings(saved, held)
         slices: List[StreamSlice] = []
         # Every project's whole list first: a partition generated (and closed) before a later page
         # fails would let the CDK save a cursor past the experiences on the pages never read.
@@ -445,6 +456,34 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
         read_once(("warning", message), lambda: LOGGER.warning(message))
         return {project: cursor for project, cursor in saved.items() if project not in changed}
 
+    def read_settings(self) -> Dict[str, ReadSetting]:
+        """Name (a config field) -> what this sync reads of it and what a cursor without the record read."""
+        return {}
+
+    def _with_read_settings(self, saved: Dict[str, int], held: Optional[Mapping[str, Any]]) -> Dict[str, int]:
+        """The saved cursors whose recorded settings hold every configured value; the others are dropped
+        (their projects are read in full), with one warning per stream and sync naming what was added."""
+        changed: Dict[str, set] = {}
+        added: Dict[str, set] = {}
+        for name, setting in self.read_settings().items():
+            recorded = project_recorded(held, name)
+            for project in saved:
+                before = recorded[project].split(",") if project in recorded else list(setting.unrecorded)
+                new = set(setting.configured) - set(before)
+                if new:
+                    changed.setdefault(name, set()).add(project)
+                    added.setdefault(name, set()).update(new)
+        if not changed:
+            return saved
+        projects = sorted(set().union(*changed.values()))
+        message = (
+            f"Stream '{self._stream_name}': "
+            + "; ".join(f"{name} has {', '.join(sorted(added[name]))} that the last sync did not read" for name in sorted(added))
+            + f", so every started experience of project(s) {', '.join(projects)} is read again in full, as on a first sync."
+        )
+        read_once(("warning", message), lambda: LOGGER.warning(message))
+        return {project: cursor for project, cursor in saved.items() if project not in projects}
+
     def _started_experiences(self) -> Dict[str, List[Mapping[str, Any]]]:
         """Every configured project's started experiences (records of the parent stream), read once per sync."""
         stream = self.parent_stream_configs[0].stream
@@ -467,8 +506,27 @@ class RecentExperiencesPartitionRouter(SettledParentStateRouter):
         """After the partitions: the newest ``ran_until`` per project."""
         if self._new_cursors is None:
             return self.held_parent_state_by_stream()
-        return {config.stream.name: project_state(self._new_cursors, RAN_UNTIL, **{UTC_OFFSET: self._utc_offset})
-                for config in self.parent_stream_configs}
+        recorded = {UTC_OFFSET: self._utc_offset,
+                    **{name: ",".join(setting.configured) for name, setting in self.read_settings().items()}}
+        state = project_state(self._new_cursors, RAN_UNTIL, **recorded)
+        # A project not read in this sync (no longer configured) keeps its cursor with what it records.
+        configured = set(configured_projects(self.config))
+        held = {str(entry["partition"][PROJECT_ID]): entry["cursor"] for entry in (self.held_parent_state() or {}).get("states") or []
+                if isinstance(entry, Mapping) and isinstance(entry.get("partition"), Mapping) and PROJECT_ID in entry["partition"]}
+        for entry in state["states"]:
+            project = entry["partition"][PROJECT_ID]
+            if project not in configured and isinstance(held.get(project), Mapping):
+                entry["cursor"] = dict(held[project])
+        return {config.stream.name: state for config in self.parent_stream_configs}
+
+
+@dataclass(frozen=True)
+class ReadSetting:
+    """A setting recorded beside each project's report cursor: the values this sync reads (sorted), and
+    the values a cursor saved without the record is taken to have read."""
+
+    configured: Tuple[str, ...]
+    unrecorded: Tuple[str, ...] = ()
 
 
 def stopped_before(experience: Mapping[str, Any], threshold: int) -> bool:
@@ -542,6 +600,11 @@ class ExperienceGoalMetricPartitionRouter(DayWindowPartitionRouter):
             metrics = InterpolatedString.create(metrics, parameters=parameters).eval(self.config) or list(DEFAULT_DAILY_METRICS)
         self._metrics = [metric for metric in DAILY_METRICS if metric in metrics]
         self._warned = Once()
+
+    def read_settings(self) -> Dict[str, ReadSetting]:
+        # A cursor saved before metrics were recorded (1.x) is taken to have read the metrics 1.x had (its
+        # default, all three); the metrics new in 2.0.0 were never read before, so adding one re-reads.
+        return {DAILY_METRICS_SETTING: ReadSetting(tuple(sorted(self._metrics)), tuple(sorted(DEFAULT_DAILY_METRICS)))}
 
     def partitions(self, project: str, experience: Mapping[str, Any], window_start: Optional[int]) -> Iterable[StreamSlice]:
         experience_id = experience.get("id")

@@ -42,11 +42,12 @@ def changed_list_state_of(timestamp: int, project: str = PROJECT_ID) -> Dict[str
     return changed_list_state({project: timestamp})
 
 
-def report_cursors(ran_until: Mapping[str, int], utc_offset: Optional[int] = 0) -> Dict[str, Any]:
+def report_cursors(ran_until: Mapping[str, int], utc_offset: Optional[int] = 0, **read: Any) -> Dict[str, Any]:
     """The ``parent_state`` a report stream keeps: each project's newest ``ran_until``, with the report time
-    zone it was counted in (``utc_offset`` seconds; ``None``: none recorded, as before 2.0.0)."""
+    zone it was counted in (``utc_offset`` seconds; ``None``: none recorded, as before 2.0.0) and ``read``:
+    what the sync read (``daily_report_metrics``, ``report_segments`` ..., comma-separated)."""
     recorded = {} if utc_offset is None else {"utc_offset": utc_offset}
-    return {"started_experiences": per_project("ran_until", ran_until, **recorded)}
+    return {"started_experiences": per_project("ran_until", ran_until, **recorded, **read)}
 
 
 def cursors_by_project(state: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:

@@ -19,6 +19,7 @@ from unit_tests.mock_server.runner import read_stream
 from unit_tests.mock_server.states import report_cursors
 
 _STREAM = "daily_reports"
+THREE_METRICS = "avg_products_ordered_per_visitor,avg_revenue_per_visitor,conversion_rate"  # the default, recorded sorted
 DAY = 86400
 T = 1_766_000_000
 REVENUE_GOAL = {"id": 11, "name": "Purchase", "type": "revenue"}
@@ -69,7 +70,7 @@ def test_a_first_sync_asks_each_goal_for_its_metrics_from_the_day_before_the_sta
     assert "conversions" not in row and "revenue" not in revenue_row, "one total per metric, as documented"
     state = output.most_recent_state.stream_state.__dict__
     assert state["state"] == {"day": "2025-12-22"}
-    assert state["parent_state"] == report_cursors({PROJECT_ID: T})
+    assert state["parent_state"] == report_cursors({PROJECT_ID: T}, daily_report_metrics=THREE_METRICS)
     assert {m.record.data["project_id"] for m in output.records} == {int(PROJECT_ID)}
 
 
@@ -195,4 +196,59 @@ def test_a_changed_report_time_zone_reads_every_day_again_with_one_warning(http_
         f"the days saved for project(s) {PROJECT_ID} have other boundaries: every report day of those projects is read "
         "again, in the new zone."
     ]
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({PROJECT_ID: T}, utc_offset=0)
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors(
+        {PROJECT_ID: T}, utc_offset=0, daily_report_metrics=THREE_METRICS)
+
+
+def given_a_running_and_a_long_stopped_revenue_experience(http_mocker: HttpMocker, *metrics: str) -> None:
+    """Both experiences' requests for ``metrics`` from the baseline day before the start date 2025-12-01 (a first sync)."""
+    http_mocker.post(
+        ConvertRequestBuilder.started_experiences().build(),
+        a_list_response("experiences").with_records(
+            [an_experience(5, status="active", start_time=T - 10 * DAY, ran_until=T, goals=[REVENUE_GOAL]),
+             an_experience(6, status="completed", start_time=T - 90 * DAY, end_time=T - 60 * DAY, ran_until=T - 60 * DAY,
+                           goals=[REVENUE_GOAL])]
+        ).build(),
+    )
+    for experience in (5, 6):
+        for metric in metrics:
+            http_mocker.post(daily_report(experience, 11, metric, midnight("2025-11-30")).build(), a_daily_report_of(11, metric))
+
+
+def test_a_metric_added_after_a_sync_reads_every_day_again_with_one_warning(http_mocker: HttpMocker) -> None:
+    # Given: the last sync read conversion_rate only; avg_revenue_per_visitor is added
+    given_a_running_and_a_long_stopped_revenue_experience(http_mocker, "conversion_rate", "avg_revenue_per_visitor")
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-20"},
+             "parent_state": report_cursors({PROJECT_ID: T}, daily_report_metrics="conversion_rate")}
+    config = (ConfigBuilder().with_start_date("2025-12-01")
+              .with_field("daily_report_metrics", ["conversion_rate", "avg_revenue_per_visitor"]).build())
+
+    # When
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then: as on a first sync, the long-stopped experience too, and one warning naming the metric
+    assert output.errors == []
+    assert {(m.record.data["experience_id"], m.record.data["metric"]) for m in output.records} == {
+        (5, "conversion_rate"), (5, "avg_revenue_per_visitor"), (6, "conversion_rate"), (6, "avg_revenue_per_visitor")}
+    assert [m.log.message for m in output.logs if "did not read" in m.log.message] == [
+        f"Stream '{_STREAM}': daily_report_metrics has avg_revenue_per_visitor that the last sync did not read, so every "
+        f"started experience of project(s) {PROJECT_ID} is read again in full, as on a first sync."
+    ]
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors(
+        {PROJECT_ID: T}, daily_report_metrics="avg_revenue_per_visitor,conversion_rate")
+
+
+def test_a_1_x_state_counts_as_the_three_1_x_metrics_so_a_metric_new_in_2_0_0_reads_every_day_again(http_mocker: HttpMocker) -> None:
+    # Given: a state without the record (1.x had three metrics, all read by default); average_order_value is new
+    given_a_running_and_a_long_stopped_revenue_experience(http_mocker, "conversion_rate", "average_order_value")
+    state = {"use_global_cursor": True, "state": {"day": "2025-12-20"}, "parent_state": report_cursors({PROJECT_ID: T})}
+    config = (ConfigBuilder().with_start_date("2025-12-01")
+              .with_field("daily_report_metrics", ["conversion_rate", "average_order_value"]).build())
+
+    # When
+    output = read_stream(config, _STREAM, SyncMode.incremental, state=state)
+
+    # Then
+    assert output.errors == []
+    assert {m.record.data["experience_id"] for m in output.records} == {5, 6}
+    assert len([m for m in output.logs if "daily_report_metrics has average_order_value" in m.log.message]) == 1

@@ -375,4 +375,8 @@ def test_after_a_switch_the_daily_reports_of_the_new_project_start_at_the_start_
     assert {(m.record.data["project_id"], m.record.data["experience_id"], m.record.data["day"]) for m in output.records} == {
         (int(B), 9, "2025-12-22"),
     }
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({A: T, B: T - 60 * DAY})
+    # A, not read, keeps its cursor as saved; B's records the metrics it was read with
+    expected = report_cursors({A: T, B: T - 60 * DAY},
+                              daily_report_metrics="avg_products_ordered_per_visitor,avg_revenue_per_visitor,conversion_rate")
+    expected["started_experiences"]["states"][0]["cursor"] = {"ran_until": str(T), "utc_offset": "0"}
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == expected

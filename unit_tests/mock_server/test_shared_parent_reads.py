@@ -97,5 +97,6 @@ def test_both_report_streams_share_one_read_of_each_project_s_started_experience
     assert {(m.record.stream, m.record.data["project_id"], m.record.data["experience_id"]) for m in output.records} == {
         ("aggregated_reports", int(A), 5), ("aggregated_reports", int(B), 8), ("daily_reports", int(A), 5), ("daily_reports", int(B), 8),
     }
-    for stream in ("aggregated_reports", "daily_reports"):
-        assert stream_state(output, stream)["parent_state"] == report_cursors({A: T, B: T})
+    assert stream_state(output, "aggregated_reports")["parent_state"] == report_cursors({A: T, B: T})
+    assert stream_state(output, "daily_reports")["parent_state"] == report_cursors(
+        {A: T, B: T}, daily_report_metrics="avg_products_ordered_per_visitor,avg_revenue_per_visitor,conversion_rate")

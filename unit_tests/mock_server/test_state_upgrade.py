@@ -170,7 +170,8 @@ def test_a_0_2_0_daily_state_starts_at_its_day_minus_the_lookback(http_mocker: H
 
     # Then: the report cursor is the project's now, the experience's ran_until (later than the migrated day)
     assert {m.record.data["day"] for m in output.records} == {"2025-12-22"}
-    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors({A: T + 5 * DAY})
+    assert output.most_recent_state.stream_state.__dict__["parent_state"] == report_cursors(
+        {A: T + 5 * DAY}, daily_report_metrics="avg_products_ordered_per_visitor,avg_revenue_per_visitor,conversion_rate")
 
 
 def test_a_state_this_version_cannot_read_restarts_the_stream_with_a_warning(http_mocker: HttpMocker) -> None:
