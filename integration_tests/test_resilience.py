@@ -90,14 +90,15 @@ class SignatureSpy:
         self._lock = threading.Lock()
         self._real = simulator_server.verify_request
 
-    def __call__(self, headers, full_url, body, key_id, key_secret, now=None):
+    def __call__(self, headers, full_url, body, key_id, key_secret, now=None, **options):
         path = urlsplit(full_url).path
         with self._lock:
             self.seen.append((path, headers.get("Expires"), headers.get("Authorization")))
             shift = self._pattern.search(path) is not None and self._left > 0
             if shift:
                 self._left -= 1
-        return self._real(headers, full_url, body, key_id, key_secret, now=time.time() + self._skew if shift else now)
+        return self._real(headers, full_url, body, key_id, key_secret, now=time.time() + self._skew if shift else now,
+                          **options)
 
     def of(self, path_regex: str = EXP_LIST) -> List[Tuple[str, str]]:
         pattern = re.compile(path_regex)
